@@ -1,0 +1,99 @@
+"""Build a zoo from a spec: sample tasks, train every architecture's population, store it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import save_file
+from tqdm.auto import tqdm
+
+from netembench import __version__, rng
+from netembench.card import render_card
+from netembench.population import Arch, Population, fit_rel_mse, train_population
+from netembench.spec import ZooSpec
+from netembench.store import FORMAT_VERSION, Zoo, atomic_folder, coefficient_columns, write_manifest, write_parquet
+
+
+def spec_salt(spec: ZooSpec) -> int:
+    """The salt of every model key in a zoo: models are keyed by (spec seed, model id)."""
+    return rng.key_from_text(f"netembench-zoo-seed:{spec.seed}")
+
+
+def build_zoo(spec: ZooSpec, out: str | Path, device: str = "cpu", overwrite: bool = False, quiet: bool = False) -> Zoo:
+    """Train and write the zoo `spec` describes into `out`; nothing appears at `out` unless it completes."""
+    out = Path(out)
+    device = torch.device(device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("--device cuda was asked for but CUDA is not available; use --device cpu")
+    with atomic_folder(out, overwrite) as tmp:
+        tasks = spec.sample_tasks()
+        models = spec.models(tasks)
+        keys = rng.model_keys(spec_salt(spec), torch.as_tensor(models["model_id"]))
+        n_models = len(models["model_id"])
+        fits = np.zeros(n_models)
+        populations: dict[str, Population] = {}
+        bar = tqdm(total=len(spec.archs) * spec.training.steps, desc=f"train {spec.ref}", unit="step", disable=True if quiet else None)
+        for arch in spec.archs:
+            rows = np.flatnonzero(models["arch"] == arch)
+            bar.set_postfix(arch=arch, models=len(rows))
+            coef = torch.as_tensor(tasks.coef[models["task_id"][rows]])
+            pop = train_population(Arch.parse(arch), coef, keys[rows].to(device), spec.training, progress=bar.update)
+            fits[rows] = fit_rel_mse(pop, coef).numpy()
+            populations[arch] = pop.to("cpu")
+        bar.close()
+        models["shard"], models["row"] = _write_shards(tmp, spec, models, populations)
+        models["train_rel_mse"] = fits
+        _write_tables(tmp, spec, tasks, models)
+        info = _build_info(spec, tasks, models, device)
+        (tmp / "spec.toml").write_text(spec.to_toml())
+        (tmp / "README.md").write_text(render_card(spec, tasks, models, info))
+        write_manifest(tmp, info)
+    return Zoo(out)
+
+
+def _write_shards(folder: Path, spec: ZooSpec, models: dict[str, np.ndarray], pops: dict[str, Population]):
+    shard = np.empty(len(models["model_id"]), dtype=object)
+    row = np.zeros(len(models["model_id"]), dtype=np.int64)
+    for arch, pop in pops.items():
+        in_arch = np.flatnonzero(models["arch"] == arch)  # population rows follow this order
+        for split in spec.split_names:
+            members = np.flatnonzero(models["split"][in_arch] == split)
+            for k, start in enumerate(range(0, len(members), spec.shard_size)):
+                chunk = members[start : start + spec.shard_size]
+                rel = f"weights/{arch}/{split}-{k:05d}.safetensors"
+                (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+                first = int(models["model_id"][in_arch[chunk[0]]])
+                meta = {"zoo": spec.name, "version": spec.version, "arch": arch, "first_model_id": str(first), "count": str(len(chunk))}
+                save_file(pop.select(torch.as_tensor(chunk)).state_dict(), str(folder / rel), metadata=meta)
+                shard[in_arch[chunk]] = rel
+                row[in_arch[chunk]] = np.arange(len(chunk))
+    return shard.astype(str), row
+
+
+def _write_tables(folder: Path, spec: ZooSpec, tasks, models: dict[str, np.ndarray]) -> None:
+    cheb = tasks.chebyshev
+    task_cols = {"task_id": np.arange(len(tasks), dtype=np.int64), "family_id": tasks.family, "degree": tasks.degree, "unseen": tasks.unseen}
+    write_parquet(folder / "tasks.parquet", {**task_cols, **coefficient_columns(tasks.coef, cheb)})
+    order = ["model_id", "task_id", "family_id", "seed", "split", "arch", "train_rel_mse", "shard", "row"]
+    for split in spec.split_names:
+        rows = models["split"] == split
+        cols = {k: models[k][rows] for k in order}
+        ids = models["task_id"][rows]
+        write_parquet(folder / "metadata" / f"{split}.parquet", {**cols, **coefficient_columns(tasks.coef[ids], cheb[ids])})
+
+
+def _build_info(spec: ZooSpec, tasks, models: dict[str, np.ndarray], device: torch.device) -> dict:
+    fit = {}
+    for arch in spec.archs:
+        r = models["train_rel_mse"][models["arch"] == arch]
+        fit[arch] = {"median_rel_mse": float(np.median(r)), "max_rel_mse": float(r.max()), "models": int(len(r))}
+    counts = {s: int((models["split"] == s).sum()) for s in spec.split_names}
+    return {
+        "zoo": {"name": spec.name, "version": spec.version},
+        "generator": {"netembench": __version__, "torch": torch.__version__.split("+")[0], "device": device.type, "format_version": FORMAT_VERSION},
+        "tasks": {"count": len(tasks), "unseen": int(tasks.unseen.sum()), "min_distance": tasks.min_distance},
+        "models": counts,
+        "fit": fit,
+    }

@@ -1,0 +1,135 @@
+"""The dataset card (README.md) of a zoo: complete for the Hugging Face Hub, and deterministic
+(no dates), because it is part of the zoo's fingerprint."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from netembench.spec import ZooSpec
+from netembench.tasks import TaskSet
+
+CITATION = """@misc{netembench,
+  title  = {netembench: a benchmark for functional network embeddings},
+  author = {{netembench contributors}},
+  year   = {2026},
+  note   = {https://github.com/netembench/netembench}
+}"""
+
+
+def _size_category(n: int) -> str:
+    return "n<1K" if n < 1_000 else "1K<n<10K" if n < 10_000 else "10K<n<100K"
+
+
+def render_card(spec: ZooSpec, tasks: TaskSet, models: dict[str, np.ndarray], info: dict[str, Any]) -> str:
+    splits = spec.split_names
+    configs = "\n".join(f"  - split: {s}\n    path: metadata/{s}.parquet" for s in splits)
+    front = f"""---
+license: mit
+pretty_name: netembench {spec.ref}
+tags:
+- netembench
+- model-zoo
+- network-embedding
+size_categories:
+- {_size_category(len(models["model_id"]))}
+configs:
+- config_name: default
+  data_files:
+{configs}
+- config_name: tasks
+  data_files:
+  - split: tasks
+    path: tasks.parquet
+---
+"""
+    rows = []
+    for s in splits:
+        for arch in dict.fromkeys(models["arch"][models["split"] == s].tolist()):
+            sel = (models["split"] == s) & (models["arch"] == arch)
+            seeds = np.unique(models["seed"][sel])
+            rows.append(
+                f"| `{s}` | `{arch}` | {len(np.unique(models['task_id'][sel]))} | {seeds.min()}–{seeds.max()} | {int(sel.sum())} |"
+            )
+    fit_rows = [
+        f"| `{arch}` | {f['models']} | {f['median_rel_mse']:.2e} | {f['max_rel_mse']:.2e} |" for arch, f in info["fit"].items()
+    ]
+    gen = info["generator"]
+    family = spec.tasks
+    family_text = (
+        f"`separated`: {family.n_tasks} tasks (+{family.n_unseen} unseen) with random real roots in "
+        f"[-{family.root_range}, {family.root_range}], pairwise RMS distance ≥ {family.min_distance}."
+        if family.kind == "separated"
+        else f"`fine`: {family.n_families} families × {family.n_variants} variants "
+        f"`normalise(base + {family.eps} · normalise(random))`; bases ≥ {family.base_min_distance} apart, any two tasks "
+        f"≥ {family.floor} apart; unseen: {family.n_unseen_variants} new variants per family and "
+        f"{family.n_unseen_families} new families."
+    )
+    return f"""{front}
+# netembench zoo `{spec.ref}`
+
+{spec.description}
+
+A *model zoo* for benchmarking functional network embeddings: each model is a small ReLU MLP trained
+to fit a known random polynomial (its *task*) on [-1, 1]. Embedders are scored on how well their
+embeddings identify, cluster and generalise across tasks (see
+[netembench](https://github.com/netembench/netembench)).
+
+## Tasks
+
+{len(tasks)} tasks ({int(tasks.unseen.sum())} unseen), degree 3–4, normalised to zero mean and unit
+range over [-1, 1]; minimum pairwise RMS distance achieved: **{tasks.min_distance:.4f}**.
+Family {family_text}
+`tasks.parquet` holds each task's monomial (`coef_k`, low → high) and Chebyshev (`cheb_k`) coefficients.
+
+## Splits
+
+Splits are seed-disjoint: every seen task has models in `train`, `validation` and `test`, with
+different seeds; `unseen` tasks appear in no other split.
+
+| split | architecture | tasks | seeds | models |
+|---|---|---|---|---|
+{chr(10).join(rows)}
+
+## Models and fit quality
+
+Each model: MSE on fresh `x ~ U[-1, 1]` every step ({spec.training.steps} Adam steps, batch
+{spec.training.batch_size}, cosine learning rate {spec.training.lr} → {spec.training.lr_final}).
+Relative MSE on a 1025-point grid (`train_rel_mse` in the metadata):
+
+| architecture | models | median | worst |
+|---|---|---|---|
+{chr(10).join(fit_rows)}
+
+Weights are stacked per shard in `weights/<arch>/<split>-<k>.safetensors` as
+`layers.<i>.weight [M, out, in]` and `layers.<i>.bias [M, out]`; row `row` of shard `shard` is the
+model of that metadata row.
+
+## Loading
+
+```python
+import netembench
+zoo = netembench.load_zoo("{spec.ref}")          # verified; lazy access to weights
+group = zoo.groups("test")[0]
+pop = zoo.population(group)                      # stacked weights of the test models
+
+import datasets
+meta = datasets.load_dataset("<this folder or hub repository>")   # metadata, one split per split
+```
+
+## Generation
+
+Generated deterministically from `spec.toml` (seed {spec.seed}) by netembench {gen["netembench"]}
+(zoo format {gen["format_version"]}) with torch {gen["torch"]} on {gen["device"]}:
+`netembench zoo build {spec.ref}`. `manifest.json` lists the sha256 of every file; the zoo's
+fingerprint is the sha256 of `manifest.json`.
+
+## License and citation
+
+MIT.
+
+```bibtex
+{CITATION}
+```
+"""

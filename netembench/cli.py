@@ -1,0 +1,136 @@
+"""The `netembench` command line: `zoo build|info|verify|plot|list|remove`, `eval`, `leaderboard`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from netembench.spec import SpecError
+
+
+class CommandError(RuntimeError):
+    """A failure to report as one line, without a traceback."""
+
+
+def _zoo_build(args: argparse.Namespace) -> None:
+    from netembench.build import build_zoo
+    from netembench.registry import cached_path
+    from netembench.spec import resolve_spec
+
+    spec = resolve_spec(args.spec)
+    out = Path(args.out) if args.out else cached_path(spec, args.cache_dir)
+    start = time.perf_counter()
+    zoo = build_zoo(spec, out, device=args.device, overwrite=args.overwrite, quiet=args.quiet)
+    print(f"built {spec.ref} in {time.perf_counter() - start:.1f} s: {zoo.path}")
+    print(f"fingerprint {zoo.fingerprint}")
+
+
+def _zoo_info(args: argparse.Namespace) -> None:
+    from netembench.registry import load_zoo
+
+    zoo = load_zoo(args.zoo, cache=args.cache_dir)
+    m = zoo.manifest
+    print(f"zoo          {zoo.spec.ref}")
+    print(f"path         {zoo.path}")
+    print(f"fingerprint  {zoo.fingerprint}")
+    print(f"generator    netembench {m['generator']['netembench']}, torch {m['generator']['torch']} on {m['generator']['device']}")
+    print(f"tasks        {m['tasks']['count']} ({m['tasks']['unseen']} unseen), min pairwise RMS distance {m['tasks']['min_distance']:.4f}")
+    print("models       " + ", ".join(f"{s} {n}" for s, n in m["models"].items()))
+    print("fit (relative MSE on a 1025-point grid):")
+    for arch, f in m["fit"].items():
+        print(f"  {arch:<14} {f['models']:>6} models   median {f['median_rel_mse']:.2e}   worst {f['max_rel_mse']:.2e}")
+
+
+def _zoo_verify(args: argparse.Namespace) -> None:
+    from netembench.registry import load_zoo
+    from netembench.store import verify_zoo
+
+    path = Path(args.zoo)
+    if not path.is_dir():
+        from netembench.store import ZooIntegrityError
+
+        try:
+            path = load_zoo(args.zoo, cache=args.cache_dir).path
+        except ZooIntegrityError as err:
+            raise CommandError(str(err)) from None
+    problems = verify_zoo(path)
+    for p in problems:
+        print(f"FAIL {path / p.split(':')[0]}: {p.split(': ', 1)[1]}")
+    if problems:
+        raise CommandError(f"{len(problems)} problem(s) in {path}; re-download or rebuild the zoo (--overwrite)")
+    print(f"OK {path}: every file matches manifest.json")
+
+
+def _zoo_plot(args: argparse.Namespace) -> None:
+    from netembench.plots import plot_zoo
+    from netembench.registry import load_zoo
+
+    for p in plot_zoo(load_zoo(args.zoo, cache=args.cache_dir), args.out):
+        print(p)
+
+
+def _zoo_list(args: argparse.Namespace) -> None:
+    from netembench.registry import cache_dir, cached_zoos
+    from netembench.spec import canonical_specs
+
+    cached = dict(cached_zoos(args.cache_dir))
+    print(f"cache: {cache_dir(args.cache_dir)}")
+    for ref in canonical_specs():
+        print(f"  {ref:<22} {'cached: ' + str(cached.pop(ref)) if ref in cached else 'not cached'}")
+    for ref, folder in cached.items():
+        print(f"  {ref:<22} cached: {folder}")
+
+
+def _zoo_remove(args: argparse.Namespace) -> None:
+    from netembench.registry import remove_cached
+
+    print(f"removed {remove_cached(args.zoo, args.cache_dir)}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="netembench", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    zoo = sub.add_parser("zoo", help="build, inspect, verify and plot model zoos").add_subparsers(dest="zoo_command", required=True)
+
+    def add(name: str, handler, help: str) -> argparse.ArgumentParser:
+        p = zoo.add_parser(name, help=help, description=help)
+        p.add_argument("--cache-dir", help="zoo cache folder (default: $NETEMBENCH_CACHE or ~/.cache/netembench)")
+        p.add_argument("--quiet", action="store_true", help="no progress output")
+        p.set_defaults(handler=handler)
+        return p
+
+    p = add("build", _zoo_build, "train a zoo from a spec and store it (atomically)")
+    p.add_argument("spec", help="canonical name (poly-seed, poly-seed@1.0.0) or a path to a .toml spec")
+    p.add_argument("--out", help="output folder (default: the cache)")
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    p.add_argument("--overwrite", action="store_true", help="replace an existing zoo at the output folder")
+    add("info", _zoo_info, "summarise a zoo: splits, tasks, fit quality").add_argument("zoo", help="zoo folder or name")
+    add("verify", _zoo_verify, "recompute every checksum; exit 0 only if all match").add_argument("zoo", help="zoo folder or name")
+    p = add("plot", _zoo_plot, "plot a zoo's tasks, fits and gradients (PNG)")
+    p.add_argument("zoo", help="zoo folder or name")
+    p.add_argument("--out", required=True, help="folder for the PNG files")
+    add("list", _zoo_list, "list canonical zoos and what the cache holds")
+    add("remove", _zoo_remove, "remove a zoo from the cache").add_argument("zoo", help="zoo name")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from netembench.store import ZooError
+
+    try:
+        args.handler(args)
+    except (CommandError, SpecError, ZooError, FileNotFoundError, RuntimeError, ValueError) as err:
+        print(f"netembench: error: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("netembench: interrupted; nothing half-written was kept", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

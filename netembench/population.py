@@ -1,0 +1,232 @@
+"""A population of M same-shaped ReLU MLPs (1 -> width^depth -> 1) held as stacked tensors.
+
+Public layout (what zoos store): `layers.{i}.weight [M, out, in]`, `layers.{i}.bias [M, out]`.
+Training runs one batched computation over all M models: a hand-written forward/backward
+(batched matmuls for hidden layers, elementwise ops for the 1-wide input and output layers) and one
+fused Adam over the stacked tensors. Adam is elementwise and the loss is a sum of per-model losses,
+so every model's update is exactly its own, as if it had been trained alone.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from netembench import rng
+from netembench.tasks import GRID, N_COEF
+
+STREAM_INIT = 0x1000
+STREAM_DATA = 0x2000
+
+
+@dataclass(frozen=True)
+class Arch:
+    """An MLP with 1 input, `depth` hidden ReLU layers of `width` units, and 1 output."""
+
+    width: int
+    depth: int
+
+    @classmethod
+    def parse(cls, name: str) -> Arch:
+        """Parse `"1-32-32-1"`; every hidden layer has the same width."""
+        try:
+            sizes = [int(s) for s in name.split("-")]
+        except ValueError:
+            sizes = []
+        if len(sizes) < 3 or sizes[0] != 1 or sizes[-1] != 1 or len(set(sizes[1:-1])) != 1 or sizes[1] < 1:
+            raise ValueError(f"architecture {name!r} is not of the form '1-W-...-W-1' (e.g. '1-32-32-1')")
+        return cls(width=sizes[1], depth=len(sizes) - 2)
+
+    @property
+    def name(self) -> str:
+        return "-".join(["1", *[str(self.width)] * self.depth, "1"])
+
+    def shapes(self) -> dict[str, tuple[int, ...]]:
+        """Per-model tensor shapes in the public layout, in layer order."""
+        sizes = [1, *[self.width] * self.depth, 1]
+        out: dict[str, tuple[int, ...]] = {}
+        for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+            out[f"layers.{i}.weight"] = (fan_out, fan_in)
+            out[f"layers.{i}.bias"] = (fan_out,)
+        return out
+
+    @property
+    def n_params(self) -> int:
+        return sum(int(np.prod(s)) for s in self.shapes().values())
+
+
+@dataclass
+class Population:
+    """Stacked weights of M models of one architecture (public layout)."""
+
+    arch: Arch
+    weights: list[Tensor]  # [M, out, in] per layer
+    biases: list[Tensor]  # [M, out] per layer
+
+    def __len__(self) -> int:
+        return self.weights[0].shape[0]
+
+    @classmethod
+    def from_state_dict(cls, arch: Arch, tensors: dict[str, Tensor]) -> Population:
+        """Build from `layers.{i}.weight/bias`, checking every shape against `arch`."""
+        expected = arch.shapes()
+        missing = sorted(set(expected) - set(tensors))
+        extra = sorted(set(tensors) - set(expected))
+        if missing or extra:
+            raise ValueError(f"tensors do not match architecture {arch.name}: missing {missing}, unexpected {extra}")
+        count = {t.shape[0] for t in tensors.values()}
+        if len(count) != 1:
+            raise ValueError(f"stacked tensors disagree on the number of models: {sorted(count)}")
+        for key, shape in expected.items():
+            if tuple(tensors[key].shape[1:]) != shape:
+                raise ValueError(f"{key} has shape {tuple(tensors[key].shape)}; expected [M, {', '.join(map(str, shape))}]")
+        n = arch.depth + 1
+        return cls(arch, [tensors[f"layers.{i}.weight"] for i in range(n)], [tensors[f"layers.{i}.bias"] for i in range(n)])
+
+    def state_dict(self) -> dict[str, Tensor]:
+        out: dict[str, Tensor] = {}
+        for i, (w, b) in enumerate(zip(self.weights, self.biases)):
+            out[f"layers.{i}.weight"] = w.contiguous()
+            out[f"layers.{i}.bias"] = b.contiguous()
+        return out
+
+    def select(self, index: Tensor | slice) -> Population:
+        return Population(self.arch, [w[index] for w in self.weights], [b[index] for b in self.biases])
+
+    def to(self, device: torch.device | str) -> Population:
+        return Population(self.arch, [w.to(device) for w in self.weights], [b.to(device) for b in self.biases])
+
+    @torch.no_grad()
+    def forward(self, x: Tensor, chunk: int = 1 << 22) -> Tensor:
+        """Outputs for inputs `x [M, N]` (model m sees row m), in chunks of models to bound memory."""
+        per_model = x.shape[1] * self.arch.width
+        step = max(1, chunk // per_model)
+        outs = []
+        for s in range(0, len(self), step):
+            h = x[s : s + step, :, None]
+            for w, b in zip(self.weights, self.biases):
+                h = torch.baddbmm(b[s : s + step, None, :], h, w[s : s + step].transpose(1, 2))
+                if w is not self.weights[-1]:
+                    h = h.clamp_(min=0)
+            outs.append(h[..., 0])
+        return torch.cat(outs) if outs else x.new_zeros(x.shape)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Hyper-parameters of population training (part of a zoo spec)."""
+
+    steps: int = 2000
+    batch_size: int = 32
+    lr: float = 1e-2
+    lr_final: float = 1e-5
+
+    def lr_at(self, step: int) -> float:
+        """Cosine decay from `lr` to `lr_final`. (Exponential decay cooled too early: worst fits 1e-2.)"""
+        return self.lr_final + 0.5 * (self.lr - self.lr_final) * (1.0 + math.cos(math.pi * step / self.steps))
+
+
+def init_population(arch: Arch, keys: Tensor) -> Population:
+    """Initialise one model per key. First-layer kinks are spread uniformly over [-1, 1].
+
+    With the default (uniform weight and bias) init about half the first-layer units have their
+    kink outside the domain and are dead or linear there; that is what made some fits fail.
+    """
+    m, w = len(keys), arch.width
+
+    def u(stream: int, shape: tuple[int, ...], low: float, high: float) -> Tensor:
+        return low + (high - low) * rng.uniform_grid(keys, STREAM_INIT + stream, shape)
+
+    first_w = u(0, (w, 1), -1.0, 1.0) * 6.0**0.5  # He-uniform bound for fan_in = 1
+    kinks = u(1, (w,), -1.0, 1.0)
+    weights, biases = [first_w], [-first_w[..., 0] * kinks]
+    for i in range(1, arch.depth):
+        bound = (6.0 / w) ** 0.5
+        weights.append(u(2 * i, (w, w), -bound, bound))
+        biases.append(torch.zeros(m, w, device=keys.device))
+    bound = (3.0 / w) ** 0.5
+    weights.append(u(2 * arch.depth, (1, w), -bound, bound))
+    biases.append(torch.zeros(m, 1, device=keys.device))
+    return Population(arch, weights, biases)
+
+
+def polyval(coef: Tensor, x: Tensor) -> Tensor:
+    """Evaluate `[M, N_COEF]` monomial coefficients at `x [M, N]` (Horner)."""
+    y = coef[:, -1:].expand_as(x).clone()
+    for k in range(N_COEF - 2, -1, -1):
+        y.mul_(x).add_(coef[:, k : k + 1])
+    return y
+
+
+def training_inputs(keys: Tensor, step: int, batch_size: int) -> Tensor:
+    """The training inputs `x ~ U[-1, 1]` of each model at one step: `[M, batch_size]`."""
+    return rng.uniform_grid(keys, STREAM_DATA, (batch_size,), offset=step * batch_size) * 2.0 - 1.0
+
+
+_relu_grad = torch.ops.aten.threshold_backward  # grad * (activation > 0), one fused pass
+
+
+def train_population(
+    arch: Arch,
+    coef: Tensor,
+    keys: Tensor,
+    config: TrainConfig,
+    progress: Callable[[int], None] | None = None,
+) -> Population:
+    """Train one model per (task coefficients, key) pair; all on `keys.device`, in one batch."""
+    m = len(keys)
+    pop = init_population(arch, keys)
+    coef = coef.to(device=keys.device, dtype=torch.float32)
+    # Training layout: first/last layers as [M, W] vectors, hidden weights as [M, in, out].
+    params = [pop.weights[0][..., 0], pop.biases[0]]
+    for w, b in zip(pop.weights[1:-1], pop.biases[1:-1]):
+        params += [w.transpose(1, 2).contiguous(), b]
+    params += [pop.weights[-1][:, 0, :].contiguous(), pop.biases[-1][:, 0].contiguous()]
+    for p in params:
+        p.grad = torch.zeros_like(p)
+    opt = torch.optim.Adam(params, lr=config.lr, fused=True)
+    w_in, b_in, *hidden, w_out, b_out = params
+    for step in range(config.steps):
+        x = training_inputs(keys, step, config.batch_size)
+        y = polyval(coef, x)
+        acts = [torch.addcmul(b_in[:, None, :], x[:, :, None], w_in[:, None, :]).clamp_(min=0)]
+        for w, b in zip(hidden[0::2], hidden[1::2]):
+            acts.append(torch.bmm(acts[-1], w).add_(b[:, None, :]).clamp_(min=0))
+        out = torch.bmm(acts[-1], w_out[:, :, None])[..., 0].add_(b_out[:, None])
+        g = out.sub_(y).mul_(2.0 / config.batch_size)  # d(sum of per-model MSE)/d(out)
+        torch.bmm(g[:, None, :], acts[-1], out=w_out.grad[:, None, :])
+        torch.sum(g, 1, out=b_out.grad)
+        g_act = g[:, :, None] * w_out[:, None, :]
+        for i in range(len(hidden) // 2 - 1, -1, -1):
+            w, b = hidden[2 * i], hidden[2 * i + 1]
+            g_z = _relu_grad(g_act, acts[i + 1], 0.0)
+            torch.bmm(acts[i].transpose(1, 2), g_z, out=w.grad)
+            torch.sum(g_z, 1, out=b.grad)
+            g_act = torch.bmm(g_z, w.transpose(1, 2))
+        g_z = _relu_grad(g_act, acts[0], 0.0)
+        torch.bmm(x[:, None, :], g_z, out=w_in.grad[:, None, :])
+        torch.sum(g_z, 1, out=b_in.grad)
+        for group in opt.param_groups:
+            group["lr"] = config.lr_at(step)
+        opt.step()
+        if progress is not None:
+            progress(1)
+    weights = [w_in.detach()[..., None]] + [w.detach().transpose(1, 2).contiguous() for w in hidden[0::2]]
+    biases = [b_in.detach()] + [b.detach() for b in hidden[1::2]]
+    weights.append(w_out.detach()[:, None, :])
+    biases.append(b_out.detach()[:, None])
+    return Population(arch, weights, biases)
+
+
+def fit_rel_mse(pop: Population, coef: Tensor) -> Tensor:
+    """Relative MSE of each model on the dense grid: mean (f - p)^2 / variance of p. `[M]`."""
+    device = pop.weights[0].device
+    grid = torch.as_tensor(GRID, dtype=torch.float32, device=device).expand(len(pop), -1)
+    target = polyval(coef.to(device=device, dtype=torch.float32), grid)
+    err = (pop.forward(grid) - target).pow(2).mean(1)
+    return (err / target.var(1, unbiased=False)).cpu()

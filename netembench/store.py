@@ -1,0 +1,251 @@
+"""The on-disk zoo: a folder that is also a Hugging Face dataset repository.
+
+    README.md                  dataset card (YAML `configs:` -> metadata/{split}.parquet)
+    metadata/{split}.parquet   one row per model
+    tasks.parquet              one row per task
+    weights/{arch}/{split}-{k:05d}.safetensors   stacked tensors, row order = metadata
+    spec.toml                  the resolved spec
+    manifest.json              sha256 and size of every other file; fingerprint = sha256 of it
+
+Zoos are written into a temporary sibling folder and renamed into place when complete, and are
+verified (every checksum, no missing or extra file) before they are read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import torch
+from safetensors import SafetensorError, safe_open
+
+from netembench.population import Arch, Population
+from netembench.spec import ZooSpec, parse_spec
+from netembench.tasks import N_COEF, TaskSet
+
+FORMAT = "netembench-zoo"
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+
+
+class ZooError(RuntimeError):
+    """A zoo that cannot be used; the message names the zoo, the file and the fix."""
+
+
+class ZooIntegrityError(ZooError):
+    """Files of a zoo do not match its manifest."""
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def coefficient_columns(coef: np.ndarray, cheb: np.ndarray) -> dict[str, np.ndarray]:
+    cols = {f"coef_{k}": coef[:, k] for k in range(N_COEF)}
+    cols.update({f"cheb_{k}": cheb[:, k] for k in range(N_COEF)})
+    return cols
+
+
+def write_parquet(path: Path, columns: dict[str, np.ndarray]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.table({k: pa.array(v) for k, v in columns.items()}), path, compression="zstd")
+
+
+def write_manifest(folder: Path, info: dict[str, Any]) -> str:
+    """Checksum every file under `folder` into manifest.json; return the fingerprint."""
+    files = {}
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.name != MANIFEST):
+        rel = path.relative_to(folder).as_posix()
+        files[rel] = {"sha256": sha256_file(path), "size": path.stat().st_size}
+    manifest = {"format": FORMAT, "format_version": FORMAT_VERSION, **info, "files": files}
+    data = (json.dumps(manifest, indent=1, sort_keys=True) + "\n").encode()
+    (folder / MANIFEST).write_bytes(data)
+    return hashlib.sha256(data).hexdigest()
+
+
+@contextmanager
+def atomic_folder(out: Path, overwrite: bool) -> Iterator[Path]:
+    """Yield a temporary folder beside `out`; on success it replaces `out`, on failure it vanishes."""
+    out = Path(out)
+    if out.exists() and not overwrite:
+        raise ZooError(f"{out} already exists; pass --overwrite (overwrite=True) to replace it")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    try:
+        yield tmp
+        if out.exists():
+            old = out.with_name(f".{out.name}.old-{os.getpid()}")
+            out.rename(old)
+            tmp.rename(out)
+            shutil.rmtree(old)
+        else:
+            tmp.rename(out)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+
+
+def verify_zoo(folder: str | Path) -> list[str]:
+    """Every problem found: missing, extra, resized or altered files. Empty when the zoo is intact."""
+    folder = Path(folder)
+    manifest = read_manifest(folder)
+    problems = []
+    listed = manifest["files"]
+    present = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file() and p.name != MANIFEST}
+    for rel in sorted(set(listed) - present):
+        problems.append(f"{rel}: missing")
+    for rel in sorted(present - set(listed)):
+        problems.append(f"{rel}: not in the manifest (extra file)")
+    for rel in sorted(set(listed) & present):
+        path = folder / rel
+        if path.stat().st_size != listed[rel]["size"]:
+            problems.append(f"{rel}: size {path.stat().st_size} bytes, expected {listed[rel]['size']}")
+        elif sha256_file(path) != listed[rel]["sha256"]:
+            problems.append(f"{rel}: sha256 mismatch (the file was altered or corrupted)")
+    return problems
+
+
+def read_manifest(folder: Path) -> dict[str, Any]:
+    path = folder / MANIFEST
+    if not folder.is_dir():
+        raise ZooError(f"{folder} is not a folder; give a zoo folder, a zoo name such as 'poly-seed', or a hub repository")
+    if not path.is_file():
+        raise ZooError(f"{folder} is not a netembench zoo: it has no {MANIFEST} (build one with 'netembench zoo build')")
+    try:
+        manifest = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ZooIntegrityError(f"{path} is not valid JSON ({err}); re-download or rebuild the zoo") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT or not isinstance(manifest.get("files"), dict):
+        raise ZooError(f"{path} is not a netembench zoo manifest")
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise ZooError(
+            f"{folder} uses zoo format version {manifest.get('format_version')!r}; this netembench reads version "
+            f"{FORMAT_VERSION}: upgrade netembench or rebuild the zoo"
+        )
+    return manifest
+
+
+@dataclass(frozen=True)
+class ModelGroup:
+    """The models of one split on one architecture, with their metadata rows (same order)."""
+
+    split: str
+    arch: Arch
+    table: dict[str, np.ndarray]
+
+    def __len__(self) -> int:
+        return len(self.table["model_id"])
+
+
+class Zoo:
+    """A verified zoo on disk: metadata, tasks, spec, fingerprint, and lazy weight access."""
+
+    def __init__(self, folder: str | Path, verify: bool = True, source: dict[str, str] | None = None) -> None:
+        self.path = Path(folder)
+        self.manifest = read_manifest(self.path)
+        if verify:
+            problems = verify_zoo(self.path)
+            if problems:
+                listing = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")
+                raise ZooIntegrityError(f"zoo {self.path} failed verification: {listing}. Re-download or rebuild it (--overwrite)")
+        self.fingerprint = hashlib.sha256((self.path / "manifest.json").read_bytes()).hexdigest()
+        self.spec: ZooSpec = parse_spec((self.path / "spec.toml").read_text(), str(self.path / "spec.toml"))
+        self.source = source or {"kind": "local", "path": str(self.path)}
+
+    def __repr__(self) -> str:
+        return f"Zoo({self.spec.ref}, {self.path}, fingerprint={self.fingerprint[:12]})"
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def version(self) -> str:
+        return self.spec.version
+
+    @property
+    def splits(self) -> list[str]:
+        return self.spec.split_names
+
+    @cached_property
+    def tasks(self) -> TaskSet:
+        t = pq.read_table(self.path / "tasks.parquet").to_pydict()
+        coef = np.stack([np.asarray(t[f"coef_{k}"]) for k in range(N_COEF)], axis=1)
+        return TaskSet(
+            coef=coef,
+            family=np.asarray(t["family_id"], dtype=np.int64),
+            unseen=np.asarray(t["unseen"], dtype=bool),
+            min_distance=float(self.manifest["tasks"]["min_distance"]),
+        )
+
+    def table(self, split: str) -> dict[str, np.ndarray]:
+        """Metadata columns of one split as numpy arrays."""
+        if split not in self.splits:
+            raise ZooError(f"zoo {self.spec.ref} has no split {split!r}; splits: {', '.join(self.splits)}")
+        return {k: np.asarray(v) for k, v in pq.read_table(self.path / "metadata" / f"{split}.parquet").to_pydict().items()}
+
+    @cached_property
+    def metadata(self) -> Any:
+        """All splits' metadata as a `datasets.DatasetDict` (in memory, no cache files written)."""
+        import datasets
+
+        return datasets.DatasetDict(
+            {s: datasets.Dataset(pq.read_table(self.path / "metadata" / f"{s}.parquet"), split=s) for s in self.splits}
+        )
+
+    def groups(self, split: str) -> list[ModelGroup]:
+        """The split's models grouped by architecture (most splits have one)."""
+        table = self.table(split)
+        out = []
+        for arch in dict.fromkeys(table["arch"].tolist()):
+            rows = table["arch"] == arch
+            out.append(ModelGroup(split, Arch.parse(arch), {k: v[rows] for k, v in table.items()}))
+        return out
+
+    def population(self, group: ModelGroup, rows: np.ndarray | None = None) -> Population:
+        """Stacked weights of a group's models (or of `rows` of it), read shard by shard."""
+        table = group.table if rows is None else {k: v[rows] for k, v in group.table.items()}
+        parts: list[dict[str, torch.Tensor]] = []
+        for shard in dict.fromkeys(table["shard"].tolist()):
+            index = torch.as_tensor(table["row"][table["shard"] == shard], dtype=torch.int64)
+            parts.append({k: v[index] for k, v in self._read_shard(shard, group.arch).items()})
+        stacked = {k: torch.cat([p[k] for p in parts]) for k in group.arch.shapes()}
+        return Population.from_state_dict(group.arch, stacked)
+
+    def model(self, model_id: int) -> Population:
+        """One model by id, as a population of one."""
+        for split in self.splits:
+            for group in self.groups(split):
+                hit = np.flatnonzero(group.table["model_id"] == model_id)
+                if len(hit):
+                    return self.population(group, hit)
+        raise ZooError(f"zoo {self.spec.ref} has no model with id {model_id}")
+
+    def _read_shard(self, shard: str, arch: Arch) -> dict[str, torch.Tensor]:
+        path = self.path / shard
+        try:
+            with safe_open(str(path), framework="pt") as f:
+                meta = f.metadata() or {}
+                tensors = {k: f.get_tensor(k) for k in f.keys()}
+        except (SafetensorError, OSError) as err:
+            raise ZooIntegrityError(f"cannot read weight shard {path}: {err}; run 'netembench zoo verify'") from None
+        if meta.get("arch") != arch.name:
+            raise ZooIntegrityError(f"weight shard {path} holds architecture {meta.get('arch')!r}, expected {arch.name}")
+        Population.from_state_dict(arch, tensors)  # validates every shape
+        return tensors
