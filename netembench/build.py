@@ -6,14 +6,21 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.torch import save_file
 from tqdm.auto import tqdm
 
 from netembench import __version__, rng
 from netembench.card import render_card
 from netembench.population import Arch, Population, fit_rel_mse, train_population
 from netembench.spec import ZooSpec
-from netembench.store import FORMAT_VERSION, Zoo, atomic_folder, coefficient_columns, write_manifest, write_parquet
+from netembench.store import (
+    FORMAT_VERSION,
+    Zoo,
+    atomic_folder,
+    coefficient_columns,
+    save_safetensors,
+    write_manifest,
+    write_parquet,
+)
 
 
 def spec_salt(spec: ZooSpec) -> int:
@@ -47,7 +54,8 @@ def build_zoo(spec: ZooSpec, out: str | Path, device: str = "cpu", overwrite: bo
         models["train_rel_mse"] = fits
         _write_tables(tmp, spec, tasks, models)
         info = _build_info(spec, tasks, models, device)
-        (tmp / "spec.toml").write_text(spec.to_toml())
+        # Distribution fields are not part of a zoo: recording its fingerprint must not change it.
+        (tmp / "spec.toml").write_text(spec.replace(reference_fingerprint="", hub_repo="").to_toml())
         (tmp / "README.md").write_text(render_card(spec, tasks, models, info))
         write_manifest(tmp, info)
     return Zoo(out)
@@ -66,7 +74,7 @@ def _write_shards(folder: Path, spec: ZooSpec, models: dict[str, np.ndarray], po
                 (folder / rel).parent.mkdir(parents=True, exist_ok=True)
                 first = int(models["model_id"][in_arch[chunk[0]]])
                 meta = {"zoo": spec.name, "version": spec.version, "arch": arch, "first_model_id": str(first), "count": str(len(chunk))}
-                save_file(pop.select(torch.as_tensor(chunk)).state_dict(), str(folder / rel), metadata=meta)
+                save_safetensors(pop.select(torch.as_tensor(chunk)).state_dict(), folder / rel, meta)
                 shard[in_arch[chunk]] = rel
                 row[in_arch[chunk]] = np.arange(len(chunk))
     return shard.astype(str), row

@@ -90,6 +90,53 @@ def _zoo_remove(args: argparse.Namespace) -> None:
     print(f"removed {remove_cached(args.zoo, args.cache_dir)}")
 
 
+def _eval(args: argparse.Namespace) -> None:
+    from netembench.embedders import Unsupported, load_submission
+    from netembench.harness import evaluate
+    from netembench.registry import load_zoo
+    from netembench.results import build_result, default_path, write_result
+    from netembench.spec import CANONICAL_TRACKS
+
+    zoos = list(CANONICAL_TRACKS) if args.zoo == ["all"] else args.zoo
+    if args.out and len(zoos) > 1:
+        raise CommandError("--out names one result file; with several zoos use --results-dir")
+    submission = load_submission(args.submission)
+    for ref in zoos:
+        zoo = load_zoo(ref, cache=args.cache_dir, build_if_missing=True, device=args.device, quiet=args.quiet)
+        path = Path(args.out) if args.out else default_path(args.results_dir, submission.name, zoo)
+        if path.exists() and not args.overwrite:
+            raise CommandError(f"result file {path} already exists; pass --overwrite to replace it")
+        try:
+            evaluation = evaluate(submission, zoo, device=args.device, batch_size=args.batch_size, quiet=args.quiet)
+        except Unsupported as why:
+            print(f"skipped {zoo.spec.ref}: {why}")
+            continue
+        result = build_result(submission, zoo, evaluation, args.device)
+        write_result(result, path, overwrite=args.overwrite)
+        print(format_scores(result))
+        print(f"wrote {path}")
+
+
+def format_scores(result: dict) -> str:
+    """A short table of a result's scores."""
+    m = result["metrics"]
+    zoo = result["zoo"]
+    lines = [f"{result['embedder']['name']} on {zoo['name']}@{zoo['version']} (zoo {zoo['fingerprint'][:12]}, "
+             f"{result['timings']['total_seconds']:.1f} s)"]
+    main = m["main_score"]
+    lines.append(f"  {'main_score (' + result['info']['main_metric'] + ')':<38} {main['mean']:.4f} ± {main['std']:.4f}"
+                 f"   95% CI [{main['ci95'][0]:.3f}, {main['ci95'][1]:.3f}]")
+    for name, value in m.items():
+        if name == "main_score":
+            continue
+        if name == "arch_probe_accuracy":
+            for arch, v in value.items():
+                lines.append(f"  {'probe_accuracy on ' + arch:<38} {v['mean']:.4f} ± {v['std']:.4f}")
+        else:
+            lines.append(f"  {name:<38} {value['mean']:.4f} ± {value['std']:.4f}")
+    return "\n".join(lines)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="netembench", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -114,16 +161,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="folder for the PNG files")
     add("list", _zoo_list, "list canonical zoos and what the cache holds")
     add("remove", _zoo_remove, "remove a zoo from the cache").add_argument("zoo", help="zoo name")
+
+    p = sub.add_parser("eval", help="evaluate a submission on zoos and write result files",
+                       description="evaluate a submission (a .py file, a folder with embedder.py, or module:callable)")
+    p.add_argument("submission")
+    p.add_argument("--zoo", nargs="+", required=True, help="zoo names, folders, or 'all' (the four canonical tracks)")
+    p.add_argument("--out", help="result file (one zoo only; default: RESULTS_DIR/<embedder>/<zoo>@<version>.json)")
+    p.add_argument("--results-dir", default="leaderboard/results")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--batch-size", type=int, default=512)
+    p.add_argument("--overwrite", action="store_true", help="replace existing result files")
+    p.add_argument("--cache-dir", help="zoo cache folder")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(handler=_eval)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from netembench.embedders import SubmissionError
     from netembench.store import ZooError
 
     try:
         args.handler(args)
-    except (CommandError, SpecError, ZooError, FileNotFoundError, RuntimeError, ValueError) as err:
+    except (CommandError, SpecError, ZooError, SubmissionError, FileNotFoundError, RuntimeError, ValueError) as err:
         print(f"netembench: error: {err}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -230,3 +230,30 @@ def fit_rel_mse(pop: Population, coef: Tensor) -> Tensor:
     target = polyval(coef.to(device=device, dtype=torch.float32), grid)
     err = (pop.forward(grid) - target).pow(2).mean(1)
     return (err / target.var(1, unbiased=False)).cpu()
+
+
+def train_one_reference(arch: Arch, coef: Tensor, key: Tensor, config: TrainConfig, steps: int | None = None) -> Population:
+    """Train one model the plain way (`nn.Sequential`, autograd, `torch.optim.Adam`) on the same
+    initialisation and data stream as `train_population`. The reference the vectorised trainer is
+    tested against (same weights) and benchmarked against (`benchmarks/bench_zoo.py`)."""
+    init = init_population(arch, key.reshape(1))
+    layers: list[torch.nn.Module] = []
+    for i, (w, b) in enumerate(zip(init.weights, init.biases)):
+        linear = torch.nn.Linear(w.shape[2], w.shape[1])
+        with torch.no_grad():
+            linear.weight.copy_(w[0])
+            linear.bias.copy_(b[0])
+        layers += [linear] if i == arch.depth else [linear, torch.nn.ReLU()]
+    net = torch.nn.Sequential(*layers)
+    opt = torch.optim.Adam(net.parameters(), lr=config.lr)
+    coef = coef.reshape(1, -1).to(torch.float32)
+    for step in range(config.steps if steps is None else steps):
+        x = training_inputs(key.reshape(1), step, config.batch_size)
+        loss = torch.nn.functional.mse_loss(net(x.T)[:, 0], polyval(coef, x)[0])
+        opt.zero_grad()
+        loss.backward()
+        for group in opt.param_groups:
+            group["lr"] = config.lr_at(step)
+        opt.step()
+    linears = [m for m in net if isinstance(m, torch.nn.Linear)]
+    return Population(arch, [m.weight.detach()[None] for m in linears], [m.bias.detach()[None] for m in linears])

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+import safetensors.torch
 import torch
 from safetensors import SafetensorError, safe_open
 
@@ -65,6 +66,16 @@ def coefficient_columns(coef: np.ndarray, cheb: np.ndarray) -> dict[str, np.ndar
 def write_parquet(path: Path, columns: dict[str, np.ndarray]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     pq.write_table(pa.table({k: pa.array(v) for k, v in columns.items()}), path, compression="zstd")
+
+
+def save_safetensors(tensors: dict[str, torch.Tensor], path: Path, metadata: dict[str, str]) -> None:
+    """Save with a canonical header (sorted keys): safetensors orders `__metadata__` arbitrarily,
+    which would make identical zoos differ in bytes and fingerprint."""
+    raw = safetensors.torch.save(tensors, metadata=metadata)
+    n = int.from_bytes(raw[:8], "little")
+    header = json.dumps(json.loads(raw[8 : 8 + n]), sort_keys=True, separators=(",", ":")).encode()
+    header += b" " * (-len(header) % 8)  # the format allows trailing spaces; keeps data 8-aligned
+    path.write_bytes(len(header).to_bytes(8, "little") + header + raw[8 + n :])
 
 
 def write_manifest(folder: Path, info: dict[str, Any]) -> str:

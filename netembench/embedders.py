@@ -1,0 +1,136 @@
+"""The embedder protocol, and loading a submission the same way for baselines and third parties.
+
+A submission is a `.py` file or a folder with `embedder.py` that defines `load_embedder()`, or a
+`module:callable` path. `load_embedder()` returns an object with `name`, `reads` (a subset of
+{"grad", "y", "weights"}) and `embed(batch) -> [B, D]`; a cloze embedder also has
+`predict_masked(batch) -> [B, N]`. An embedder trained with task ids, families or coefficients sets
+`supervised = True`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.util
+import sys
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+from torch import Tensor
+
+from netembench.probes import ProbeBatch
+
+READABLE = frozenset({"grad", "y", "weights"})
+
+
+class SubmissionError(RuntimeError):
+    """A submission that cannot be loaded or that broke the protocol; names the submission."""
+
+
+class Unsupported(Exception):
+    """Raised by an embedder for a zoo it cannot embed (say, mixed architectures): that zoo is
+    skipped with the message, not failed."""
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    name: str
+    reads: frozenset[str]
+
+    def embed(self, batch: ProbeBatch) -> Tensor: ...
+
+
+@runtime_checkable
+class ClozeEmbedder(Embedder, Protocol):
+    def predict_masked(self, batch: ProbeBatch) -> Tensor: ...
+
+
+class Submission:
+    """A loaded submission: the embedder and where its code lives (for the source hash)."""
+
+    def __init__(self, embedder: Embedder, ref: str, files: list[Path]) -> None:
+        self.embedder, self.ref, self.files = embedder, ref, files
+        reads = getattr(embedder, "reads", None)
+        name = getattr(embedder, "name", None)
+        if not isinstance(name, str) or not name or any(c in name for c in "/\\ "):
+            raise SubmissionError(f"submission {ref}: the embedder needs a `name` without spaces or slashes, got {name!r}")
+        if not isinstance(reads, (set, frozenset)) or not reads or not set(reads) <= READABLE:
+            raise SubmissionError(f"submission {ref}: `reads` must be a non-empty subset of {sorted(READABLE)}, got {reads!r}")
+        if not callable(getattr(embedder, "embed", None)):
+            raise SubmissionError(f"submission {ref}: embedder {name!r} has no embed(batch) method")
+        self.reads = frozenset(reads)
+
+    @property
+    def name(self) -> str:
+        return self.embedder.name
+
+    @property
+    def is_cloze(self) -> bool:
+        return callable(getattr(self.embedder, "predict_masked", None))
+
+    @property
+    def supervised(self) -> bool:
+        return bool(getattr(self.embedder, "supervised", False))
+
+    @property
+    def n_params(self) -> int:
+        params = getattr(self.embedder, "parameters", None)
+        if callable(params):
+            return int(sum(p.numel() for p in params()))
+        return int(getattr(self.embedder, "n_params", 0))
+
+    def source_hash(self) -> str:
+        digest = hashlib.sha256()
+        for path in sorted(self.files):
+            digest.update(path.name.encode() + b"\0" + path.read_bytes())
+        return digest.hexdigest()
+
+
+def load_submission(ref: str | Path) -> Submission:
+    """Load a `.py` file, a folder with `embedder.py`, or `module:callable`."""
+    ref = str(ref)
+    path = Path(ref)
+    if path.is_dir():
+        entry = path / "embedder.py"
+        if not entry.is_file():
+            raise SubmissionError(f"submission folder {ref} has no embedder.py")
+        factory = getattr(_import_file(entry, ref), "load_embedder", None)
+        files = [p for p in path.rglob("*") if p.is_file() and "__pycache__" not in p.parts]
+    elif path.suffix == ".py" or path.exists():
+        if not path.is_file():
+            raise SubmissionError(f"submission {ref} does not exist")
+        factory = getattr(_import_file(path, ref), "load_embedder", None)
+        files = [path]
+    elif ":" in ref:
+        module_name, _, attr = ref.partition(":")
+        try:
+            module = importlib.import_module(module_name)
+        except Exception as err:  # noqa: BLE001 - user code: report whatever it raised
+            raise SubmissionError(f"submission {ref}: importing {module_name} raised {type(err).__name__}: {err}") from err
+        factory = getattr(module, attr, None)
+        files = [Path(module.__file__)] if getattr(module, "__file__", None) else []
+    else:
+        raise SubmissionError(f"submission {ref} does not exist (give a .py file, a folder with embedder.py, or module:callable)")
+    if not callable(factory):
+        raise SubmissionError(f"submission {ref} defines no load_embedder() (or the callable named after ':')")
+    try:
+        embedder = factory()
+    except Exception as err:  # noqa: BLE001
+        raise SubmissionError(f"submission {ref}: load_embedder() raised {type(err).__name__}: {err}") from err
+    return Submission(embedder, ref, files)
+
+
+def _import_file(path: Path, ref: str):
+    name = f"netembench_submission_{hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:12]}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    sys.path.insert(0, str(path.parent))
+    try:
+        spec.loader.exec_module(module)
+    except Exception as err:  # noqa: BLE001
+        del sys.modules[name]
+        raise SubmissionError(f"submission {ref}: importing {path} raised {type(err).__name__}: {err}") from err
+    finally:
+        sys.path.remove(str(path.parent))
+    return module

@@ -1,0 +1,160 @@
+"""Scores of embeddings, with fixed and documented hyper-parameters (harness v1).
+
+Every scorer takes embeddings in canonical model order (by model id) and is deterministic. Probes,
+k-NN and ridge are fitted on `train` embeddings and scored elsewhere; clustering is unsupervised.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from sklearn.cluster import KMeans
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.metrics import adjusted_mutual_info_score, r2_score, v_measure_score
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.preprocessing import StandardScaler
+from torch import Tensor
+
+from netembench.features import fill_hidden, mean_fill
+
+SEED = 0
+PROBE_C = 10.0  # inverse L2 strength of the logistic-regression probe (on standardised features)
+PROBE_MAX_ITER = 1000
+KNN_K = 5  # cosine k-NN, votes weighted by inverse distance (poly-many has 2 train models per task)
+KMEANS_N_INIT = 10
+RIDGE_ALPHA = 1.0  # embedding -> Chebyshev coefficients (standardised features)
+BOOTSTRAP_SAMPLES = 1000
+CONFIDENCE = 0.95
+
+HYPERPARAMETERS = {
+    "probe": {"model": "LogisticRegression(lbfgs, multinomial)", "C": PROBE_C, "max_iter": PROBE_MAX_ITER, "features": "standardised on train"},
+    "knn": {"k": KNN_K, "metric": "cosine", "weights": "distance"},
+    "kmeans": {"n_clusters": "number of tasks", "n_init": KMEANS_N_INIT, "features": "standardised on train"},
+    "ridge": {"alpha": RIDGE_ALPHA, "target": "Chebyshev coefficients", "r2": "variance-weighted"},
+    "bootstrap": {"samples": BOOTSTRAP_SAMPLES, "confidence": CONFIDENCE, "over": "test models"},
+    "seed": SEED,
+}
+
+
+@contextmanager
+def _quiet() -> Iterator[None]:
+    """Silence sklearn's convergence and degenerate-clustering warnings (constant embedders)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        warnings.filterwarnings("ignore", message="Number of distinct clusters")
+        yield
+
+
+class Standardiser:
+    """Zero mean, unit variance per feature, fitted on the train embeddings."""
+
+    def __init__(self, train: np.ndarray) -> None:
+        self.scaler = StandardScaler().fit(train)
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return self.scaler.transform(x)
+
+
+def probe_correct(train: np.ndarray, train_y: np.ndarray, test: np.ndarray, test_y: np.ndarray) -> np.ndarray:
+    """Per test model: did a linear probe fitted on train embeddings predict its label?"""
+    scale = Standardiser(train)
+    with _quiet():
+        clf = LogisticRegression(C=PROBE_C, max_iter=PROBE_MAX_ITER, random_state=SEED).fit(scale(train), train_y)
+    return clf.predict(scale(test)) == test_y
+
+
+def knn_correct(train: np.ndarray, train_y: np.ndarray, test: np.ndarray, test_y: np.ndarray) -> np.ndarray:
+    clf = KNeighborsClassifier(n_neighbors=min(KNN_K, len(train)), metric="cosine", weights="distance").fit(train, train_y)
+    return clf.predict(test) == test_y
+
+
+def retrieval_correct(train: np.ndarray, train_y: np.ndarray, test: np.ndarray, test_y: np.ndarray) -> np.ndarray:
+    """Per test model: is its nearest train model (cosine similarity) of the same task?"""
+    a = train / np.linalg.norm(train, axis=1, keepdims=True).clip(1e-12)
+    b = test / np.linalg.norm(test, axis=1, keepdims=True).clip(1e-12)
+    return train_y[np.argmax(b @ a.T, axis=1)] == test_y
+
+
+def clustering(x: np.ndarray, labels: np.ndarray, scale: Standardiser) -> tuple[float, float]:
+    """(AMI, V-measure) of k-means with as many clusters as labels."""
+    k = len(np.unique(labels))
+    with _quiet():
+        pred = KMeans(n_clusters=k, n_init=KMEANS_N_INIT, random_state=SEED).fit_predict(scale(x))
+    return float(adjusted_mutual_info_score(labels, pred)), float(v_measure_score(labels, pred))
+
+
+def coef_r2(train: np.ndarray, train_coef: np.ndarray, test: np.ndarray, test_coef: np.ndarray) -> float:
+    """R^2 of a ridge regression from embedding to task coefficients, fitted on train models."""
+    scale = Standardiser(train)
+    ridge = Ridge(alpha=RIDGE_ALPHA).fit(scale(train), train_coef)
+    return float(r2_score(test_coef, ridge.predict(scale(test)), multioutput="variance_weighted"))
+
+
+@dataclass
+class ClozeTally:
+    """Masked-gradient errors of one draw, accumulated over batches (per model)."""
+
+    sq_error: list[np.ndarray]
+    n_masked: list[np.ndarray]
+    variance: list[np.ndarray]
+
+    @classmethod
+    def empty(cls) -> ClozeTally:
+        return cls([], [], [])
+
+    def add(self, pred: Tensor, truth: Tensor, mask: Tensor) -> None:
+        m = mask.to(truth.dtype)
+        self.sq_error.append((((pred - truth) ** 2) * m).sum(1).cpu().numpy())
+        self.n_masked.append(m.sum(1).cpu().numpy())
+        self.variance.append(truth.var(1, unbiased=False).clamp_min(1e-12).cpu().numpy())
+
+    def nmse(self) -> tuple[float, float, int]:
+        """(pooled NMSE, median per-model NMSE, models left out for having one region).
+
+        A model's NMSE is its mean squared error on masked points over the variance of its
+        gradient across all probe points; pooled NMSE sums errors and normalisers over models.
+        """
+        err, n, var = (np.concatenate(v) for v in (self.sq_error, self.n_masked, self.variance))
+        scored = n > 0
+        pooled = err[scored].sum() / (n[scored] * var[scored]).sum()
+        per_model = err[scored] / (n[scored] * var[scored])
+        return float(pooled), float(np.median(per_model)), int((~scored).sum())
+
+
+def reference_predictions(x: Tensor, grad: Tensor, mask: Tensor) -> dict[str, Tensor]:
+    """The non-learned cloze references, on the same masks: neighbour interpolation and mean-fill."""
+    return {"interp": fill_hidden(x, grad, mask), "meanfill": mean_fill(grad, mask)}
+
+
+def bootstrap_ci(per_model: np.ndarray, groups: np.ndarray | None = None) -> tuple[float, float]:
+    """95% percentile bootstrap interval of the mean over models (of the mean of group means, when
+    `groups` is given: models are resampled within each group)."""
+    gen = np.random.default_rng(SEED)
+    groups = np.zeros(len(per_model), dtype=int) if groups is None else groups
+    stats = np.zeros(BOOTSTRAP_SAMPLES)
+    for g in np.unique(groups):
+        values = per_model[groups == g]
+        idx = gen.integers(0, len(values), size=(BOOTSTRAP_SAMPLES, len(values)))
+        stats += values[idx].mean(1)
+    stats /= len(np.unique(groups))
+    tail = (1.0 - CONFIDENCE) / 2.0 * 100.0
+    return float(np.percentile(stats, tail)), float(np.percentile(stats, 100.0 - tail))
+
+
+def summary(per_draw: list[float], ci: tuple[float, float] | None = None) -> dict:
+    """`{mean, std, per_draw}` (+ `ci95`) of a metric over evaluation draws."""
+    values = np.asarray(per_draw, dtype=float)
+    out = {"mean": float(values.mean()), "std": float(values.std()), "per_draw": [float(v) for v in values]}
+    if ci is not None:
+        out["ci95"] = [ci[0], ci[1]]
+    return out
+
+
+def to_numpy(x: Tensor) -> np.ndarray:
+    return x.detach().to(torch.float64).cpu().numpy()

@@ -1,0 +1,129 @@
+"""Result files: versioned JSON with everything needed to trust and reproduce a score.
+
+`content_hash` covers the identifying fields and every score (not timings, date or environment),
+so a hand-edited number is caught; two evaluations of the same submission on the same zoo give
+the same hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import sklearn
+import torch
+
+from netembench import __version__
+from netembench.embedders import Submission
+from netembench.harness import HARNESS_VERSION
+from netembench.metrics import HYPERPARAMETERS
+from netembench.probes import PROTOCOL_V1
+from netembench.store import Zoo
+
+SCHEMA_VERSION = 1
+HASHED = ("schema_version", "harness_version", "zoo", "protocol", "embedder", "metrics")
+REQUIRED = (*HASHED, "benchmark", "info", "metric_hyperparameters", "timings", "environment", "date", "content_hash")
+METRIC_FIELDS = ("mean", "std", "per_draw")
+
+
+class ResultError(ValueError):
+    """A result file that is malformed, tampered with, or cannot be written."""
+
+
+def content_hash(result: dict[str, Any]) -> str:
+    canonical = json.dumps({k: result.get(k) for k in HASHED}, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def build_result(submission: Submission, zoo: Zoo, evaluation: dict[str, Any], device: str) -> dict[str, Any]:
+    result = {
+        "schema_version": SCHEMA_VERSION,
+        "benchmark": {"name": "netembench", "version": __version__},
+        "harness_version": HARNESS_VERSION,
+        "zoo": {"name": zoo.name, "version": zoo.version, "fingerprint": zoo.fingerprint, "source": zoo.source},
+        "protocol": PROTOCOL_V1.as_dict(),
+        "embedder": {
+            "name": submission.name,
+            "submission": submission.ref,
+            "reads": sorted(submission.reads),
+            "cloze": submission.is_cloze,
+            "supervised": submission.supervised,
+            "n_params": submission.n_params,
+            "source_hash": submission.source_hash(),
+        },
+        "metrics": evaluation["metrics"],
+        "info": evaluation["info"],
+        "metric_hyperparameters": HYPERPARAMETERS,
+        "timings": evaluation["timings"],
+        "environment": {
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "numpy": np.__version__,
+            "scikit-learn": sklearn.__version__,
+            "platform": platform.platform(),
+            "device": device,
+        },
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    result["content_hash"] = content_hash(result)
+    return result
+
+
+def default_path(results_dir: str | Path, embedder: str, zoo: Zoo) -> Path:
+    return Path(results_dir) / embedder / f"{zoo.spec.ref}.json"
+
+
+def write_result(result: dict[str, Any], path: str | Path, overwrite: bool = False) -> Path:
+    """Write atomically (temporary file, then rename); refuse an existing file unless `overwrite`."""
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise ResultError(f"result file {path} already exists; pass --overwrite to replace it")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(result, f, indent=1, sort_keys=True)
+            f.write("\n")
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def read_result(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise ResultError(f"{path}: malformed JSON ({err})") from None
+    if not isinstance(data, dict):
+        raise ResultError(f"{path}: expected a JSON object")
+    return data
+
+
+def validate_result(result: dict[str, Any]) -> list[str]:
+    """Every problem with a result document's structure and integrity (empty when valid)."""
+    if result.get("schema_version") != SCHEMA_VERSION:
+        return [f"schema_version {result.get('schema_version')!r} is not {SCHEMA_VERSION}"]
+    problems = [f"missing field {k!r}" for k in REQUIRED if k not in result]
+    problems += [f"unexpected field {k!r}" for k in sorted(set(result) - set(REQUIRED))]
+    if problems:
+        return problems
+    for name, metric in result["metrics"].items():
+        entries = metric.values() if name == "arch_probe_accuracy" else [metric]
+        for m in entries:
+            if not isinstance(m, dict) or any(f not in m for f in METRIC_FIELDS):
+                problems.append(f"metric {name!r} lacks {'/'.join(METRIC_FIELDS)}")
+    if "main_score" not in result["metrics"]:
+        problems.append("metric 'main_score' is missing")
+    if result.get("content_hash") != content_hash(result):
+        problems.append("content_hash does not match the scores and identifying fields (edited by hand?)")
+    return problems

@@ -1,0 +1,73 @@
+"""Shared fixtures: a tiny spec (13 models, 60 steps) built once per session."""
+
+from __future__ import annotations
+
+import pytest
+
+from netembench.build import build_zoo
+from netembench.spec import parse_spec
+
+TINY_SPEC = """
+name = "tiny"
+version = "0.1.0"
+seed = 7
+description = "a tiny zoo for tests"
+shard_size = 4
+
+[tasks]
+family = "separated"
+n_tasks = 3
+n_unseen = 1
+min_distance = 0.2
+
+[training]
+steps = 60
+batch_size = 16
+
+[[splits]]
+name = "train"
+arch = "1-8-8-1"
+first_seed = 0
+n_seeds = 2
+
+[[splits]]
+name = "validation"
+arch = "1-8-8-1"
+first_seed = 2
+n_seeds = 1
+
+[[splits]]
+name = "test"
+arch = "1-8-8-1"
+first_seed = 3
+n_seeds = 1
+
+[[splits]]
+name = "test"
+arch = "1-6-1"
+first_seed = 3
+n_seeds = 1
+
+[[splits]]
+name = "unseen"
+arch = "1-8-8-1"
+tasks = "unseen"
+first_seed = 0
+n_seeds = 1
+"""
+
+
+@pytest.fixture(scope="session")
+def tiny_spec():
+    return parse_spec(TINY_SPEC, "tiny.toml")
+
+
+@pytest.fixture(scope="session")
+def tiny_zoo(tiny_spec, tmp_path_factory):
+    return build_zoo(tiny_spec, tmp_path_factory.mktemp("zoos") / "tiny", quiet=True)
+
+
+@pytest.fixture(autouse=True)
+def isolated_cache(tmp_path, monkeypatch):
+    """No test touches the user's cache."""
+    monkeypatch.setenv("NETEMBENCH_CACHE", str(tmp_path / "cache"))

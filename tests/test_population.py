@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+import pytest
+import torch
+
+from netembench import rng
+from netembench.population import Arch, Population, TrainConfig, fit_rel_mse, train_one_reference, train_population
+from netembench.tasks import SeparatedFamily
+
+
+def test_arch_parse_and_shapes():
+    arch = Arch.parse("1-32-32-1")
+    assert (arch.width, arch.depth, arch.name) == (32, 2, "1-32-32-1")
+    assert arch.shapes()["layers.1.weight"] == (32, 32)
+    assert arch.n_params == 32 + 32 + 32 * 32 + 32 + 32 + 1
+    for bad in ("1-32-16-1", "2-32-1", "1-1", "one-32-1"):
+        with pytest.raises(ValueError, match="is not of the form"):
+            Arch.parse(bad)
+
+
+def test_uniform_streams_are_deterministic_and_composition_free():
+    keys = rng.model_keys(11, torch.arange(50))
+    assert len(set(keys.tolist())) == 50
+    full = rng.uniform_grid(keys, 3, (100,))
+    assert ((full >= 0) & (full < 1)).all()
+    assert abs(full.mean().item() - 0.5) < 0.01
+    torch.testing.assert_close(rng.uniform_grid(keys[[7, 3]], 3, (100,)), full[[7, 3]], rtol=0, atol=0)
+    assert not torch.equal(rng.uniform_grid(keys, 4, (100,)), full)
+
+
+def test_vectorised_training_equals_per_model_reference():
+    arch, cfg = Arch.parse("1-8-8-1"), TrainConfig(steps=25, batch_size=16)
+    keys = rng.model_keys(5, torch.arange(3))
+    coef = torch.as_tensor(SeparatedFamily(n_tasks=3).sample(0).coef)
+    pop = train_population(arch, coef, keys, cfg)
+    for m in range(3):
+        ref = train_one_reference(arch, coef[m], keys[m], cfg)
+        for a, b in zip(pop.weights + pop.biases, ref.weights + ref.biases):
+            torch.testing.assert_close(a[m], b[0], rtol=1e-5, atol=1e-6)
+
+
+def test_a_model_does_not_depend_on_its_population():
+    arch, cfg = Arch.parse("1-8-1"), TrainConfig(steps=20, batch_size=8)
+    keys = rng.model_keys(1, torch.arange(6))
+    coef = torch.as_tensor(SeparatedFamily(n_tasks=6).sample(0).coef)
+    full = train_population(arch, coef, keys, cfg)
+    part = train_population(arch, coef[[4, 1]], keys[[4, 1]], cfg)
+    for a, b in zip(full.weights, part.weights):
+        torch.testing.assert_close(a[[4, 1]], b, rtol=1e-6, atol=1e-7)
+
+
+def test_training_fits_the_tasks():
+    tasks = SeparatedFamily(n_tasks=4).sample(0)
+    coef = torch.as_tensor(tasks.coef)
+    pop = train_population(Arch.parse("1-16-16-1"), coef, rng.model_keys(2, torch.arange(4)), TrainConfig(steps=600))
+    assert fit_rel_mse(pop, coef).max() < 2e-2
+
+
+def test_state_dict_round_trip_and_shape_errors():
+    pop = train_population(Arch.parse("1-4-1"), torch.zeros(2, 5), rng.model_keys(0, torch.arange(2)), TrainConfig(steps=1))
+    again = Population.from_state_dict(pop.arch, pop.state_dict())
+    x = torch.rand(2, 9)
+    torch.testing.assert_close(again.forward(x), pop.forward(x))
+    bad = pop.state_dict()
+    bad["layers.0.weight"] = torch.zeros(2, 5, 1)
+    with pytest.raises(ValueError, match=r"layers.0.weight has shape \(2, 5, 1\); expected \[M, 4, 1\]"):
+        Population.from_state_dict(pop.arch, bad)

@@ -1,0 +1,109 @@
+from __future__ import annotations
+
+import torch
+
+from netembench.features import bin_means, fill_hidden, integrate, integrated_profile, mean_fill
+from netembench.probes import PROTOCOL_V1, cloze_mask, draw_probes, evaluation_keys, forward_with_gradients
+from netembench.rng import model_keys
+
+
+def _autograd(pop, x):
+    x = x.clone().requires_grad_()
+    h = x[..., None]
+    for i, (w, b) in enumerate(zip(pop.weights, pop.biases)):
+        h = torch.baddbmm(b[:, None, :], h, w.transpose(1, 2))
+        if i < len(pop.weights) - 1:
+            h = torch.relu(h)
+    (grad,) = torch.autograd.grad(h[..., 0].sum(), x)
+    return h[..., 0].detach(), grad
+
+
+def _patterns(pop, x):
+    h, masks = x[..., None], []
+    for w, b in zip(pop.weights[:-1], pop.biases[:-1]):
+        h = torch.baddbmm(b[:, None, :], h, w.transpose(1, 2))
+        masks.append(h > 0)
+        h = torch.relu(h)
+    return torch.cat(masks, -1)
+
+
+def _groups(zoo):
+    return [g for s in zoo.splits for g in zoo.groups(s)]
+
+
+def test_closed_form_gradients_equal_autograd(tiny_zoo):
+    for group in _groups(tiny_zoo):
+        pop = tiny_zoo.population(group)
+        x = torch.sort(torch.rand(len(pop), 200) * 2 - 1, 1).values
+        y, grad, _ = forward_with_gradients(pop, x)
+        y_ref, grad_ref = _autograd(pop, x)
+        torch.testing.assert_close(y, y_ref, rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(grad, grad_ref, rtol=1e-5, atol=1e-6)
+
+
+def test_regions_are_the_unique_activation_patterns(tiny_zoo):
+    for group in _groups(tiny_zoo):
+        pop = tiny_zoo.population(group)
+        x = torch.sort(torch.rand(len(pop), 500) * 2 - 1, 1).values
+        _, grad, region = forward_with_gradients(pop, x)
+        patterns = _patterns(pop, x)
+        for m in range(len(pop)):
+            unique = torch.unique(patterns[m], dim=0)
+            assert region[m].max().item() + 1 == len(unique)
+            changes = (patterns[m, 1:] != patterns[m, :-1]).any(-1)
+            assert torch.equal(region[m, 1:] != region[m, :-1], changes)
+            for r in range(int(region[m].max()) + 1):  # one gradient per region
+                g = grad[m][region[m] == r]
+                assert (g - g[0]).abs().max() <= 1e-5 * max(1.0, g[0].abs().item())
+
+
+def test_draws_are_deterministic_and_distinct(tiny_zoo):
+    group = tiny_zoo.groups("test")[0]
+    pop, ids = tiny_zoo.population(group), torch.as_tensor(group.table["model_id"])
+    a = draw_probes(pop, ids, evaluation_keys(tiny_zoo.fingerprint, ids, 0))
+    b = draw_probes(pop, ids, evaluation_keys(tiny_zoo.fingerprint, ids, 0))
+    c = draw_probes(pop, ids, evaluation_keys(tiny_zoo.fingerprint, ids, 1))
+    for f in ("x", "y", "grad", "region", "mask"):
+        assert torch.equal(getattr(a, f), getattr(b, f)), f
+    assert not torch.equal(a.x, c.x)
+    assert a.x.shape == (len(pop), PROTOCOL_V1.n_points)
+    assert (a.x[:, 1:] >= a.x[:, :-1]).all() and (a.x.abs() <= 1).all()
+    # a model's draw does not depend on the other models in its batch
+    one = draw_probes(pop.select(slice(1, 2)), ids[1:2], evaluation_keys(tiny_zoo.fingerprint, ids[1:2], 0))
+    assert torch.equal(one.x[0], a.x[1]) and torch.equal(one.mask[0], a.mask[1])
+
+
+def test_cloze_masks_hide_whole_regions():
+    region = torch.tensor([[0] * 4 + [1] * 4 + [2] * 4 + [3] * 4, [0] * 16, [0] * 8 + [1] * 8, list(range(16))])
+    mask = cloze_mask(region, model_keys(0, torch.arange(4)), 0.25)
+    hidden_regions = [set(region[i][mask[i]].tolist()) for i in range(4)]
+    assert [len(h) for h in hidden_regions] == [1, 0, 1, 4]  # round(1)=1; R=1 -> none; clamp to 1; round(4)=4
+    for i in range(4):
+        for r in hidden_regions[i]:
+            assert mask[i][region[i] == r].all()
+
+
+def test_batches_hide_what_is_not_declared(tiny_zoo):
+    group = tiny_zoo.groups("test")[0]
+    ids = torch.as_tensor(group.table["model_id"])
+    probes = draw_probes(tiny_zoo.population(group), ids, evaluation_keys("f", ids, 0))
+    batch = probes.batch(frozenset({"grad"}), masked=True)
+    assert batch.y is None and batch.weights is None
+    assert (batch.grad[batch.mask] == 0).all() and batch.mask.any()
+    assert torch.equal(batch.grad[~batch.mask], probes.grad[~batch.mask])
+    full = probes.batch(frozenset({"grad", "y", "weights"}), masked=False)
+    assert not full.mask.any() and torch.equal(full.grad, probes.grad) and full.weights is not None
+
+
+def test_feature_golden_values():
+    x = torch.linspace(-1, 1, 9)[None]
+    v = 2 * x
+    hidden = torch.tensor([[0, 1, 1, 0, 0, 0, 1, 1, 1]], dtype=torch.bool)
+    torch.testing.assert_close(fill_hidden(x, v, hidden), torch.tensor([[-2.0, -1.5, -1.0, -0.5, 0.0, 0.5, 0.5, 0.5, 0.5]]))
+    torch.testing.assert_close(mean_fill(v, hidden)[0, 1], torch.tensor(-0.5))
+    torch.testing.assert_close(integrate(x, torch.ones_like(x)), x + 1)
+    xs = torch.linspace(-1, 1, 64)[None]
+    profile = integrated_profile(xs, 3 * xs**2)
+    torch.testing.assert_close(profile, xs**3 - (xs**3).mean(), atol=2e-3, rtol=0)
+    bins = bin_means(torch.tensor([[-0.9, -0.8, 0.9]]), torch.tensor([[1.0, 3.0, 5.0]]), n_bins=4)
+    torch.testing.assert_close(bins, torch.tensor([[2.0, 3.0, 4.0, 5.0]]))  # empty middle bins interpolated
