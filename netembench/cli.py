@@ -76,12 +76,33 @@ def _zoo_list(args: argparse.Namespace) -> None:
     from netembench.registry import cache_dir, cached_zoos
     from netembench.spec import canonical_specs
 
-    cached = dict(cached_zoos(args.cache_dir))
+    cached = cached_zoos(args.cache_dir)
     print(f"cache: {cache_dir(args.cache_dir)}")
     for ref in canonical_specs():
-        print(f"  {ref:<22} {'cached: ' + str(cached.pop(ref)) if ref in cached else 'not cached'}")
-    for ref, folder in cached.items():
-        print(f"  {ref:<22} cached: {folder}")
+        folders = [str(f) for r, f in cached if r == ref]
+        print(f"  {ref:<22} {'cached: ' + ', '.join(folders) if folders else 'not cached'}")
+    for ref, folder in cached:
+        if ref not in canonical_specs():
+            print(f"  {ref:<22} cached: {folder}")
+
+
+def _zoo_download(args: argparse.Namespace) -> None:
+    from netembench.registry import load_zoo
+
+    zoo = load_zoo(args.zoo, cache=args.cache_dir, splits=args.split, quiet=args.quiet)
+    where = zoo.source.get("repo", "local build")
+    commit = zoo.source.get("commit", "")
+    print(f"{zoo.spec.ref} ({', '.join(zoo.splits)}) from {where} {commit[:12]}: {zoo.path}")
+    print(f"fingerprint {zoo.fingerprint} (verified)")
+
+
+def _zoo_push(args: argparse.Namespace) -> None:
+    from netembench.hub import push_zoo
+    from netembench.registry import load_zoo
+
+    zoo = load_zoo(args.zoo, cache=args.cache_dir)
+    commit = push_zoo(zoo, args.repo_id, tag=args.tag, private=args.private)
+    print(f"pushed {zoo.spec.ref} to {args.repo_id} at {commit}, tagged {args.tag or 'v' + zoo.version}")
 
 
 def _zoo_remove(args: argparse.Namespace) -> None:
@@ -98,14 +119,16 @@ def _eval(args: argparse.Namespace) -> None:
     from netembench.spec import CANONICAL_TRACKS
 
     zoos = list(CANONICAL_TRACKS) if args.zoo == ["all"] else args.zoo
-    if args.out and len(zoos) > 1:
-        raise CommandError("--out names one result file; with several zoos use --results-dir")
-    submission = load_submission(args.submission)
-    for ref in zoos:
-        zoo = load_zoo(ref, cache=args.cache_dir, build_if_missing=True, device=args.device, quiet=args.quiet)
-        path = Path(args.out) if args.out else default_path(args.results_dir, submission.name, zoo)
+    if args.out and len(zoos) * len(args.submission) > 1:
+        raise CommandError("--out names one result file; with several zoos or submissions use --results-dir")
+    submissions = [load_submission(s) for s in args.submission]
+    loaded = [load_zoo(ref, cache=args.cache_dir, build_if_missing=True, device=args.device, quiet=args.quiet) for ref in zoos]
+    jobs = [(s, z, Path(args.out) if args.out else default_path(args.results_dir, s.name, z)) for z in loaded for s in submissions]
+    for _, _, path in jobs:
         if path.exists() and not args.overwrite:
             raise CommandError(f"result file {path} already exists; pass --overwrite to replace it")
+    results = []
+    for submission, zoo, path in jobs:
         try:
             evaluation = evaluate(submission, zoo, device=args.device, batch_size=args.batch_size, quiet=args.quiet)
         except Unsupported as why:
@@ -113,8 +136,23 @@ def _eval(args: argparse.Namespace) -> None:
             continue
         result = build_result(submission, zoo, evaluation, args.device)
         write_result(result, path, overwrite=args.overwrite)
+        results.append(result)
         print(format_scores(result))
         print(f"wrote {path}")
+    if len(results) > 1:
+        print(summary_table(results))
+
+
+def summary_table(results: list[dict]) -> str:
+    """Main scores of several results: one row per embedder, one column per zoo."""
+    zoos = list(dict.fromkeys(f"{r['zoo']['name']}@{r['zoo']['version']}" for r in results))
+    names = list(dict.fromkeys(r["embedder"]["name"] for r in results))
+    cell = {(r["embedder"]["name"], f"{r['zoo']['name']}@{r['zoo']['version']}"): r["metrics"]["main_score"] for r in results}
+    lines = ["main scores (mean ± std over draws):", f"  {'embedder':<20}" + "".join(f"{z:>22}" for z in zoos)]
+    for n in names:
+        row = [f"{cell[n, z]['mean']:.3f} ± {cell[n, z]['std']:.3f}" if (n, z) in cell else "—" for z in zoos]
+        lines.append(f"  {n:<20}" + "".join(f"{c:>22}" for c in row))
+    return "\n".join(lines)
 
 
 def format_scores(result: dict) -> str:
@@ -159,12 +197,20 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("plot", _zoo_plot, "plot a zoo's tasks, fits and gradients (PNG)")
     p.add_argument("zoo", help="zoo folder or name")
     p.add_argument("--out", required=True, help="folder for the PNG files")
+    p = add("download", _zoo_download, "download a zoo from the hub (verified, cached) or resolve a name")
+    p.add_argument("zoo", help="org/name[@revision], or a canonical name such as poly-seed@1.0.0")
+    p.add_argument("--split", action="append", help="download only this split (repeatable)")
+    p = add("push", _zoo_push, "verify a zoo, upload it to a hub dataset repository and tag it")
+    p.add_argument("zoo", help="zoo folder or name")
+    p.add_argument("repo_id", help="org/name")
+    p.add_argument("--tag", help="tag for the commit (default v<zoo version>)")
+    p.add_argument("--private", action="store_true")
     add("list", _zoo_list, "list canonical zoos and what the cache holds")
-    add("remove", _zoo_remove, "remove a zoo from the cache").add_argument("zoo", help="zoo name")
+    add("remove", _zoo_remove, "remove a zoo from the cache").add_argument("zoo", help="zoo name, or org/name for hub downloads")
 
     p = sub.add_parser("eval", help="evaluate a submission on zoos and write result files",
                        description="evaluate a submission (a .py file, a folder with embedder.py, or module:callable)")
-    p.add_argument("submission")
+    p.add_argument("submission", nargs="+", help="one or more submissions")
     p.add_argument("--zoo", nargs="+", required=True, help="zoo names, folders, or 'all' (the four canonical tracks)")
     p.add_argument("--out", help="result file (one zoo only; default: RESULTS_DIR/<embedder>/<zoo>@<version>.json)")
     p.add_argument("--results-dir", default="leaderboard/results")

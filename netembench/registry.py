@@ -7,7 +7,8 @@ import shutil
 from pathlib import Path
 
 from netembench.spec import SpecError, ZooSpec, resolve_spec
-from netembench.store import Zoo, ZooError, read_manifest
+from netembench.hub import HubError, download_zoo, is_hub_ref, offline, open_cached
+from netembench.store import Zoo, ZooError, ZooIntegrityError, read_manifest
 
 CACHE_ENV = "NETEMBENCH_CACHE"
 
@@ -32,38 +33,59 @@ def load_zoo(
     build_if_missing: bool = False,
     device: str = "cpu",
     quiet: bool = False,
+    splits: list[str] | None = None,
 ) -> Zoo:
-    """Open a zoo by folder path, canonical name (`poly-seed`, `poly-seed@1.0.0`) or spec file.
+    """Open a zoo by folder, hub repository (`org/name[@revision]`), canonical name (`poly-seed`,
+    `poly-seed@1.0.0`) or spec file. Every zoo is verified before use.
 
-    Named zoos are looked up in the cache; with `build_if_missing` a missing one is built there
-    from its spec (saying so), otherwise the error says how to get it. Every zoo is verified.
+    A named zoo comes from the cache, else from the hub repository its spec names (tag
+    `v<version>`, checked against the spec's reference fingerprint), else, with `build_if_missing`,
+    it is built locally from its spec (saying so); otherwise the error says how to get it.
     """
     path = Path(ref).expanduser()
     if path.is_dir():
-        return Zoo(path)
+        return open_cached(path)
+    if is_hub_ref(str(ref)):
+        repo_id, _, revision = str(ref).partition("@")
+        return download_zoo(repo_id, revision or None, cache_dir(cache), splits, quiet=quiet)
     try:
         spec = resolve_spec(str(ref))
     except SpecError:
         if "/" in str(ref) or str(ref).startswith("."):
-            raise ZooError(f"no zoo folder at {ref}; give a zoo folder or a zoo name such as 'poly-seed'") from None
+            raise ZooError(f"no zoo folder at {ref}; give a zoo folder, a hub repository (org/name) or a zoo name such as 'poly-seed'") from None
         raise
     target = cached_path(spec, cache)
     if target.is_dir():
-        return Zoo(target)
+        return open_cached(target)
+    failure = ""
+    if spec.hub_repo and not offline():
+        try:
+            zoo = download_zoo(spec.hub_repo, f"v{spec.version}", cache_dir(cache), target=target, quiet=quiet)
+        except HubError as err:
+            failure = f" ({err})"
+        else:
+            if spec.reference_fingerprint and zoo.fingerprint != spec.reference_fingerprint:
+                shutil.rmtree(target)
+                raise ZooIntegrityError(
+                    f"the hub copy of {spec.ref} has fingerprint {zoo.fingerprint[:12]}, not the reference "
+                    f"{spec.reference_fingerprint[:12]}; it was removed from the cache. Build it locally instead"
+                )
+            return zoo
     if not build_if_missing:
-        raise ZooError(f"zoo {spec.ref} is not in the cache ({target}); build it with 'netembench zoo build {spec.ref}'")
+        raise ZooError(f"zoo {spec.ref} is not in the cache ({target}){failure}; build it with 'netembench zoo build {spec.ref}'")
     from netembench.build import build_zoo
 
     if not quiet:
-        print(f"zoo {spec.ref} is not cached: building it locally from its spec into {target}")
+        print(f"zoo {spec.ref} is not cached{failure}: building it locally from its spec into {target}")
     return build_zoo(spec, target, device=device, quiet=quiet)
 
 
 def cached_zoos(cache: str | Path | None = None) -> list[tuple[str, Path]]:
-    """(name@version, folder) of every zoo in the cache."""
-    root = cache_dir(cache) / "zoos"
+    """(name@version, folder) of every zoo in the cache, built or downloaded."""
+    root = cache_dir(cache)
+    folders = sorted((root / "zoos").glob("*")) + sorted((root / "hub").glob("*/*"))
     out = []
-    for folder in sorted(root.iterdir()) if root.is_dir() else []:
+    for folder in folders:
         if folder.is_dir() and not folder.name.startswith("."):
             try:
                 zoo = read_manifest(folder)["zoo"]
@@ -74,9 +96,17 @@ def cached_zoos(cache: str | Path | None = None) -> list[tuple[str, Path]]:
 
 
 def remove_cached(ref: str, cache: str | Path | None = None) -> Path:
+    """Remove a built zoo (by name) or every cached download of a hub repository (`org/name`)."""
+    if is_hub_ref(ref):
+        target = cache_dir(cache) / "hub" / ref.partition("@")[0].replace("/", "--")
+        if not target.is_dir():
+            raise ZooError(f"nothing from hub repository {ref} is in the cache ({target})")
+        shutil.rmtree(target)
+        return target
     spec = resolve_spec(ref)
     target = cached_path(spec, cache)
     if not target.is_dir():
         raise ZooError(f"zoo {spec.ref} is not in the cache ({target})")
     shutil.rmtree(target)
+    Path(str(target) + ".source.json").unlink(missing_ok=True)
     return target

@@ -112,13 +112,19 @@ def atomic_folder(out: Path, overwrite: bool) -> Iterator[Path]:
             shutil.rmtree(tmp)
 
 
-def verify_zoo(folder: str | Path) -> list[str]:
-    """Every problem found: missing, extra, resized or altered files. Empty when the zoo is intact."""
+def verify_zoo(folder: str | Path, splits: list[str] | None = None) -> list[str]:
+    """Every problem found: missing, extra, resized or altered files. Empty when the zoo is intact.
+
+    With `splits`, only the files those splits need must be present (a partial download).
+    """
+    from netembench.hub import split_files
+
     folder = Path(folder)
     manifest = read_manifest(folder)
     problems = []
-    listed = manifest["files"]
+    listed = {k: manifest["files"][k] for k in split_files(manifest["files"], splits)}
     present = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file() and p.name != MANIFEST}
+    present -= set(manifest["files"]) - set(listed)  # files of other splits are allowed, and checked when used
     for rel in sorted(set(listed) - present):
         problems.append(f"{rel}: missing")
     for rel in sorted(present - set(listed)):
@@ -167,11 +173,12 @@ class ModelGroup:
 class Zoo:
     """A verified zoo on disk: metadata, tasks, spec, fingerprint, and lazy weight access."""
 
-    def __init__(self, folder: str | Path, verify: bool = True, source: dict[str, str] | None = None) -> None:
+    def __init__(self, folder: str | Path, verify: bool = True, source: dict | None = None, splits: list[str] | None = None) -> None:
         self.path = Path(folder)
         self.manifest = read_manifest(self.path)
+        self.available = splits  # None: every split; else a partial zoo holding these splits only
         if verify:
-            problems = verify_zoo(self.path)
+            problems = verify_zoo(self.path, splits)
             if problems:
                 listing = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")
                 raise ZooIntegrityError(f"zoo {self.path} failed verification: {listing}. Re-download or rebuild it (--overwrite)")
@@ -192,7 +199,11 @@ class Zoo:
 
     @property
     def splits(self) -> list[str]:
-        return self.spec.split_names
+        return [s for s in self.spec.split_names if self.available is None or s in self.available]
+
+    @property
+    def partial(self) -> bool:
+        return self.available is not None and set(self.available) != set(self.spec.split_names)
 
     @cached_property
     def tasks(self) -> TaskSet:
@@ -208,7 +219,8 @@ class Zoo:
     def table(self, split: str) -> dict[str, np.ndarray]:
         """Metadata columns of one split as numpy arrays."""
         if split not in self.splits:
-            raise ZooError(f"zoo {self.spec.ref} has no split {split!r}; splits: {', '.join(self.splits)}")
+            held = "" if not self.partial else " (a partial download: fetch the split with --split, or the whole zoo)"
+            raise ZooError(f"zoo {self.spec.ref} has no split {split!r}{held}; splits: {', '.join(self.splits)}")
         return {k: np.asarray(v) for k, v in pq.read_table(self.path / "metadata" / f"{split}.parquet").to_pydict().items()}
 
     @cached_property

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import pytest
 import torch
 
 from netembench.features import bin_means, fill_hidden, integrate, integrated_profile, mean_fill
@@ -107,3 +108,19 @@ def test_feature_golden_values():
     torch.testing.assert_close(profile, xs**3 - (xs**3).mean(), atol=2e-3, rtol=0)
     bins = bin_means(torch.tensor([[-0.9, -0.8, 0.9]]), torch.tensor([[1.0, 3.0, 5.0]]), n_bins=4)
     torch.testing.assert_close(bins, torch.tensor([[2.0, 3.0, 4.0, 5.0]]))  # empty middle bins interpolated
+
+
+def test_training_stream_is_fresh_masked_and_deterministic(tiny_zoo):
+    from netembench.training import training_batches
+
+    a = next(training_batches(tiny_zoo, batch_size=5, views=2, seed=3))
+    b = next(training_batches(tiny_zoo, batch_size=5, views=2, seed=3))
+    assert torch.equal(a[0].batch.x, b[0].batch.x) and torch.equal(a[1].batch.mask, b[1].batch.mask)
+    assert torch.equal(a[0].batch.model_id, a[1].batch.model_id) and not torch.equal(a[0].batch.x, a[1].batch.x)
+    first = a[0]
+    assert (first.batch.grad[first.batch.mask] == 0).all()
+    assert torch.equal(first.batch.grad[~first.batch.mask], first.target[~first.batch.mask])
+    train_ids = set(tiny_zoo.table("train")["model_id"].tolist())
+    assert set(first.batch.model_id.tolist()) <= train_ids
+    with pytest.raises(ValueError, match="not 'test'"):
+        next(training_batches(tiny_zoo, split="test"))
