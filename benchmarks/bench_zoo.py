@@ -38,19 +38,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer models and steps, no zoo build")
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--models", type=int, help="vectorised population size (default 1000, quick 500)")
-    parser.add_argument("--steps", type=int, help="vectorised steps (default: the spec's, quick 400)")
+    parser.add_argument("--models", type=int, help="vectorised population size (default 1000)")
+    parser.add_argument("--steps", type=int, help="vectorised steps (default: the spec's, quick 300)")
     parser.add_argument("--naive-models", type=int, default=3)
     parser.add_argument("--naive-steps", type=int, default=300)
-    parser.add_argument("--build", default=None, help="also time building this spec from nothing (default: poly-seed unless --quick)")
+    parser.add_argument("--build", default=None, help="also time building this spec from nothing (default: poly-seed unless --quick; 'none' to skip)")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "zoo.json"))
     args = parser.parse_args()
 
     device = torch.device(args.device)
     spec = resolve_spec("poly-seed")
     arch = Arch.parse(spec.splits[0].arch)
-    models = args.models or (500 if args.quick else 1000)
-    steps = args.steps or (400 if args.quick else spec.training.steps)
+    models = args.models or 1000
+    steps = args.steps or (300 if args.quick else spec.training.steps)
     tasks = spec.sample_tasks()
     coef = torch.as_tensor(tasks.coef[np.arange(models) % len(tasks)])
     keys = rng.model_keys(1, torch.arange(models))
@@ -86,7 +86,7 @@ def main() -> None:
         result["naive"] = {"models": args.naive_models, "steps": args.naive_steps, "seconds": naive_seconds, "model_steps_per_s": naive_rate}
         result["speedup"] = vec_rate / naive_rate
     build = args.build or (None if args.quick else "poly-seed")
-    if build:
+    if build and build != "none":
         with tempfile.TemporaryDirectory() as tmp:
             start = time.perf_counter()
             build_zoo(resolve_spec(build), Path(tmp) / "zoo", device=args.device, quiet=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import importlib.util
+import os
 import sys
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -90,6 +91,8 @@ def load_submission(ref: str | Path) -> Submission:
     """Load a `.py` file, a folder with `embedder.py`, or `module:callable`."""
     ref = str(ref)
     path = Path(ref)
+    if path.exists():  # recorded relative to the working directory, as the leaderboard links it
+        ref = Path(os.path.relpath(path.resolve())).as_posix()
     if path.is_dir():
         entry = path / "embedder.py"
         if not entry.is_file():

@@ -246,10 +246,14 @@ def train_one_reference(arch: Arch, coef: Tensor, key: Tensor, config: TrainConf
         layers += [linear] if i == arch.depth else [linear, torch.nn.ReLU()]
     net = torch.nn.Sequential(*layers)
     opt = torch.optim.Adam(net.parameters(), lr=config.lr)
-    coef = coef.reshape(1, -1).to(torch.float32)
-    for step in range(config.steps if steps is None else steps):
-        x = training_inputs(key.reshape(1), step, config.batch_size)
-        loss = torch.nn.functional.mse_loss(net(x.T)[:, 0], polyval(coef, x)[0])
+    n_steps = config.steps if steps is None else steps
+    # The whole data stream at once (identical to training_inputs step by step): the loop below
+    # times training alone.
+    xs = rng.uniform_grid(key.reshape(1), STREAM_DATA, (n_steps * config.batch_size,))[0] * 2.0 - 1.0
+    ys = polyval(coef.reshape(1, -1).to(torch.float32), xs[None])[0]
+    xs, ys = xs.reshape(n_steps, config.batch_size, 1), ys.reshape(n_steps, config.batch_size)
+    for step in range(n_steps):
+        loss = torch.nn.functional.mse_loss(net(xs[step])[:, 0], ys[step])
         opt.zero_grad()
         loss.backward()
         for group in opt.param_groups:

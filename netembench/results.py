@@ -47,7 +47,7 @@ def build_result(submission: Submission, zoo: Zoo, evaluation: dict[str, Any], d
         "schema_version": SCHEMA_VERSION,
         "benchmark": {"name": "netembench", "version": __version__},
         "harness_version": HARNESS_VERSION,
-        "zoo": {"name": zoo.name, "version": zoo.version, "fingerprint": zoo.fingerprint, "source": zoo.source},
+        "zoo": {"name": zoo.name, "version": zoo.version, "fingerprint": zoo.fingerprint, "canonical": zoo.is_canonical, "source": zoo.source},
         "protocol": PROTOCOL_V1.as_dict(),
         "embedder": {
             "name": submission.name,

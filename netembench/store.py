@@ -202,6 +202,14 @@ class Zoo:
         return [s for s in self.spec.split_names if self.available is None or s in self.available]
 
     @property
+    def is_canonical(self) -> bool:
+        """Is this the reference build of a shipped spec (same fingerprint)?"""
+        from netembench.spec import canonical_specs
+
+        reference = canonical_specs().get(self.spec.ref)
+        return reference is not None and reference.reference_fingerprint == self.fingerprint
+
+    @property
     def partial(self) -> bool:
         return self.available is not None and set(self.available) != set(self.spec.split_names)
 
