@@ -8,6 +8,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from netembench.results import ResultError
 from netembench.spec import SpecError
 
 
@@ -175,6 +176,32 @@ def format_scores(result: dict) -> str:
     return "\n".join(lines)
 
 
+def _leaderboard(args: argparse.Namespace) -> None:
+    from netembench.leaderboard import build, rerun
+
+    if args.lb_command == "rerun":
+        moved = rerun(args.root, args.name, args.zoo, device=args.device, quiet=args.quiet)
+        for line in moved:
+            print(f"MOVED {line}")
+        if moved:
+            raise CommandError(f"{len(moved)} score(s) of {args.name} moved beyond tolerance")
+        print(f"OK: every score of {args.name} reproduced within tolerance")
+        return
+    problems, stale = build(args.root, check=args.check)
+    for p in problems:
+        print(f"INVALID {p}")
+    if problems:
+        raise CommandError(f"{len(problems)} invalid result file(s) under {args.root}/results; nothing was rendered")
+    if args.check:
+        for path in stale:
+            print(f"STALE {path}")
+        if stale:
+            raise CommandError("the rendered leaderboard is stale: run 'netembench leaderboard'")
+        print(f"OK: every result file is valid and {args.root}/README.md and index.html are up to date")
+    else:
+        print(f"wrote {args.root}/README.md and {args.root}/index.html")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="netembench", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -220,6 +247,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cache-dir", help="zoo cache folder")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(handler=_eval)
+
+    p = sub.add_parser("leaderboard", help="validate result files and render the leaderboard",
+                       description="validate leaderboard/results/ and render leaderboard/README.md and index.html")
+    p.add_argument("--root", default="leaderboard", help="the leaderboard folder (default: leaderboard)")
+    p.add_argument("--check", action="store_true", help="validate and fail if the rendered files are stale; write nothing")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(handler=_leaderboard, lb_command=None)
+    lb = p.add_subparsers(dest="lb_command")
+    r = lb.add_parser("rerun", help="re-evaluate a listed submission and report scores that moved")
+    r.add_argument("name", help="embedder name")
+    r.add_argument("--zoo", nargs="+", help="only these zoos")
+    r.add_argument("--device", default="cpu")
+    r.add_argument("--quiet", action="store_true")
     return parser
 
 
@@ -230,7 +270,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         args.handler(args)
-    except (CommandError, SpecError, ZooError, SubmissionError, FileNotFoundError, RuntimeError, ValueError) as err:
+    except (CommandError, SpecError, ZooError, SubmissionError, ResultError, FileNotFoundError, RuntimeError, ValueError) as err:
         print(f"netembench: error: {err}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

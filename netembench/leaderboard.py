@@ -1,0 +1,161 @@
+"""The leaderboard: validate every result file under `leaderboard/results/`, then render
+`leaderboard/README.md` and `leaderboard/index.html` from them (see `render`).
+
+A result is listed when its schema, content hash, zoo, harness version and submission code check
+out; one whose zoo fingerprint is not the reference build of that zoo version is listed apart as
+"non-canonical zoo". Nothing is written when any file is invalid.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from netembench.harness import HARNESS_VERSION
+from netembench.results import ResultError, read_result, validate_result
+from netembench.spec import canonical_specs
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A valid result file."""
+
+    path: Path
+    data: dict[str, Any]
+    canonical: bool
+
+    @property
+    def name(self) -> str:
+        return self.data["embedder"]["name"]
+
+    @property
+    def zoo(self) -> str:
+        return f"{self.data['zoo']['name']}@{self.data['zoo']['version']}"
+
+    @property
+    def track(self) -> str:
+        return self.data["zoo"]["name"]
+
+    def metric(self, name: str) -> float | None:
+        value = self.data["metrics"].get(name)
+        return None if value is None or "mean" not in value else float(value["mean"])
+
+
+def collect(root: str | Path) -> tuple[list[Entry], list[str]]:
+    """(valid entries, problems): every `*.json` under `root/results`, checked; `root` is the
+    leaderboard folder, whose parent is the repository root the submissions are relative to."""
+    root = Path(root)
+    repo = root.resolve().parent
+    specs = canonical_specs()
+    entries: list[Entry] = []
+    problems: list[str] = []
+    seen: dict[tuple[str, str], Path] = {}
+    for path in sorted((root / "results").rglob("*.json")):
+        rel = path.relative_to(root)
+
+        def bad(reason: str) -> None:
+            problems.append(f"{rel}: {reason}")
+
+        try:
+            data = read_result(path)
+        except ResultError as err:
+            bad(str(err).split(": ", 1)[1])
+            continue
+        found = validate_result(data)
+        if found:
+            for reason in found:
+                bad(reason)
+            continue
+        zoo, emb = data["zoo"], data["embedder"]
+        ref = f"{zoo['name']}@{zoo['version']}"
+        if ref not in specs:
+            bad(f"unknown zoo {ref}; known: {', '.join(sorted(specs))}")
+            continue
+        if data["harness_version"] != HARNESS_VERSION:
+            bad(f"harness version {data['harness_version']} is not the current {HARNESS_VERSION}; re-evaluate the submission")
+            continue
+        key = (emb["name"], ref)
+        if key in seen:
+            bad(f"duplicate entry for {emb['name']} on {ref} (also {seen[key]})")
+            continue
+        seen[key] = rel
+        if path.relative_to(root / "results").as_posix() != f"{emb['name']}/{ref}.json":
+            bad(f"a result of {emb['name']} on {ref} must live at results/{emb['name']}/{ref}.json")
+            continue
+        if not (repo / emb["submission"]).exists():
+            bad(f"the submission code {emb['submission']} is missing (commit it beside the result)")
+            continue
+        entries.append(Entry(path, data, canonical=zoo["fingerprint"] == specs[ref].reference_fingerprint))
+    return entries, problems
+
+
+def suite_scores(entries: list[Entry]) -> dict[str, float]:
+    """Mean of the main scores over the four canonical tracks, for embedders with all four."""
+    from netembench.spec import CANONICAL_TRACKS
+
+    by_name: dict[str, dict[str, float]] = {}
+    for e in entries:
+        if e.canonical:
+            by_name.setdefault(e.name, {})[e.track] = e.metric("main_score")
+    return {n: sum(s.values()) / len(s) for n, s in by_name.items() if set(s) == set(CANONICAL_TRACKS)}
+
+
+def build(root: str | Path, check: bool = False) -> tuple[list[str], list[str]]:
+    """Validate and render. Returns (problems, stale files). Writes only when valid and not `check`."""
+    from netembench.render import render_html, render_markdown
+
+    root = Path(root)
+    entries, problems = collect(root)
+    if problems:
+        return problems, []
+    outputs = {root / "README.md": render_markdown(entries), root / "index.html": render_html(entries)}
+    stale = [str(p) for p, text in outputs.items() if not p.is_file() or p.read_text() != text]
+    if not check:
+        for path, text in outputs.items():
+            path.write_text(text)
+    return [], stale
+
+
+# Scores may move by this much on another machine (float summation order, BLAS) before a rerun
+# reports them; cloze errors are compared relatively.
+TOLERANCE = 0.01
+RELATIVE_TOLERANCE = 0.05
+
+
+def rerun(root: str | Path, name: str, zoos: list[str] | None = None, device: str = "cpu", quiet: bool = False) -> list[str]:
+    """Re-evaluate a listed submission; return a line per score that moved beyond its tolerance."""
+    from netembench.embedders import load_submission
+    from netembench.harness import evaluate
+    from netembench.registry import load_zoo
+
+    root = Path(root)
+    entries, problems = collect(root)
+    chosen = [e for e in entries if e.name == name and (not zoos or e.zoo in zoos or e.track in zoos)]
+    if not chosen:
+        raise ResultError(f"no valid leaderboard entry for {name!r}" + (f" on {', '.join(zoos)}" if zoos else ""))
+    moved = []
+    for entry in chosen:
+        zoo = load_zoo(entry.zoo, build_if_missing=True, device=device, quiet=quiet)
+        if zoo.fingerprint != entry.data["zoo"]["fingerprint"]:
+            moved.append(f"{entry.zoo}: this zoo build ({zoo.fingerprint[:12]}) is not the one evaluated ({entry.data['zoo']['fingerprint'][:12]})")
+        submission = load_submission(root.resolve().parent / entry.data["embedder"]["submission"])
+        if submission.source_hash() != entry.data["embedder"]["source_hash"]:
+            moved.append(f"{entry.zoo}: the submission code changed since it was evaluated (source hash differs)")
+        fresh = evaluate(submission, zoo, device=device, quiet=quiet)["metrics"]
+        for metric, old in _flatten(entry.data["metrics"]).items():
+            new = _flatten(fresh).get(metric)
+            tol = RELATIVE_TOLERANCE * abs(old) if "nmse" in metric else TOLERANCE
+            if new is None or abs(new - old) > tol:
+                moved.append(f"{entry.zoo} {metric}: {old:.4f} -> {'missing' if new is None else f'{new:.4f}'} (tolerance {tol:.4f})")
+    return moved
+
+
+def _flatten(metrics: dict[str, Any]) -> dict[str, float]:
+    out = {}
+    for name, value in metrics.items():
+        if name == "arch_probe_accuracy":
+            out.update({f"{name}/{arch}": v["mean"] for arch, v in value.items()})
+        else:
+            out[name] = value["mean"]
+    return out

@@ -1,0 +1,188 @@
+"""Render the leaderboard as Markdown (`leaderboard/README.md`) and as one self-contained, sortable
+HTML page (`leaderboard/index.html`: no external scripts, styles or fonts). Deterministic: the
+same result files give the same bytes, so `netembench leaderboard --check` can spot stale pages."""
+
+from __future__ import annotations
+
+import html
+
+from netembench.harness import HARNESS_VERSION, TRACKS
+from netembench.leaderboard import Entry, suite_scores
+from netembench.probes import PROTOCOL_V1
+from netembench.spec import CANONICAL_TRACKS
+
+METRICS = {
+    "main_score": "The track's main score (below), with its 95% bootstrap interval over test models.",
+    "probe_accuracy": "Task accuracy of a logistic-regression probe on standardised embeddings, fitted on train models, scored on test models (other seeds).",
+    "knn_accuracy": "Task accuracy of 5-nearest-neighbour (cosine, distance-weighted) classification of test models among train models.",
+    "cluster_ami": "Adjusted mutual information between k-means clusters of test embeddings (k = number of tasks) and tasks.",
+    "cluster_v_measure": "V-measure of the same clustering.",
+    "unseen_cluster_ami": "Zero-shot: AMI of k-means clusters of models of tasks never seen in train.",
+    "coarse_probe_accuracy": "poly-fine: probe accuracy for the family (coarse label); a sanity check.",
+    "probe_accuracy_n16": "poly-fine: probe accuracy with probe sets of 16 points instead of 64.",
+    "retrieval_recall_at_1": "poly-many: is a test model's nearest train model (cosine) of the same task?",
+    "unseen_coef_r2": "poly-many: R² of a ridge regression from embedding to Chebyshev coefficients, fitted on train tasks, scored on unseen tasks.",
+    "arch_probe_accuracy": "poly-xarch: probe accuracy on each test architecture (the probe is fitted on 1-32-32-1 models).",
+    "cloze_nmse_pooled": "Cloze embedders: error on masked gradients, pooled over test models, normalised by each model's gradient variance.",
+    "interp_nmse_pooled": "The same error for neighbour interpolation of the masked gradients (reference).",
+}
+TRACK_TEXT = {
+    "poly-seed": "10 separated tasks × 50 seeds: the research note's setting. Main score: probe accuracy.",
+    "poly-fine": "5 families × 10 close variants: fine-grained identification. Main score: probe accuracy (fine).",
+    "poly-many": "1000 tasks, 4 seeds each. Main score: retrieval recall@1 across seeds.",
+    "poly-xarch": "poly-fine tasks; probe trained on 1-32-32-1, tested on other architectures. Main score: mean accuracy over test architectures.",
+}
+READS = (("grad", "gradients"), ("y", "outputs"), ("weights", "weights"))
+
+
+def _columns(track: str, entries: list[Entry]) -> list[str]:
+    t = TRACKS.get(track)
+    cols = ["probe_accuracy", "knn_accuracy", "cluster_ami", "cluster_v_measure", "unseen_cluster_ami"]
+    if t and t.coarse:
+        cols += ["coarse_probe_accuracy", "probe_accuracy_n16"]
+    if t and t.retrieval:
+        cols = ["retrieval_recall_at_1", "unseen_coef_r2", *cols]
+    if t and t.per_arch:
+        archs = sorted({a for e in entries for a in e.data["metrics"].get("arch_probe_accuracy", {})})
+        cols = [f"arch_probe_accuracy/{a}" for a in archs] + cols
+    if any(e.data["embedder"]["cloze"] for e in entries):
+        cols += ["cloze_nmse_pooled", "interp_nmse_pooled"]
+    return [c for c in cols if any(_value(e, c) is not None for e in entries)]
+
+
+def _value(entry: Entry, column: str) -> dict | None:
+    metrics = entry.data["metrics"]
+    if column.startswith("arch_probe_accuracy/"):
+        return metrics.get("arch_probe_accuracy", {}).get(column.split("/", 1)[1])
+    return metrics.get(column)
+
+
+def _reads(entry: Entry) -> str:
+    reads = entry.data["embedder"]["reads"]
+    return ", ".join(label for key, label in READS if key in reads)
+
+
+def _groups(entries: list[Entry]) -> list[tuple[str, list[Entry]]]:
+    """Sections of a track: canonical self-supervised, canonical supervised, non-canonical zoo."""
+    key = lambda e: (-e.metric("main_score"), e.name)  # noqa: E731
+    sections = [
+        ("self-supervised and non-learned", [e for e in entries if e.canonical and not e.data["embedder"]["supervised"]]),
+        ("supervised (trained with task labels)", [e for e in entries if e.canonical and e.data["embedder"]["supervised"]]),
+        ("non-canonical zoo (another build of this zoo version)", [e for e in entries if not e.canonical]),
+    ]
+    return [(title, sorted(group, key=key)) for title, group in sections if group]
+
+
+def _tracks(entries: list[Entry]) -> list[tuple[str, list[Entry]]]:
+    zoos = sorted({e.zoo for e in entries}, key=lambda z: (CANONICAL_TRACKS.index(z.split("@")[0]) if z.split("@")[0] in CANONICAL_TRACKS else 99, z))
+    return [(z, [e for e in entries if e.zoo == z]) for z in zoos]
+
+
+def _fmt(value: dict | None) -> str:
+    return "—" if value is None else f"{value['mean']:.3f} ± {value['std']:.3f}"
+
+
+def _header_name(column: str) -> str:
+    return column.replace("arch_probe_accuracy/", "acc ").replace("_", " ")
+
+
+def render_markdown(entries: list[Entry]) -> str:
+    p = PROTOCOL_V1
+    lines = [
+        "# netembench leaderboard",
+        "",
+        "Generated by `netembench leaderboard` from the result files in `results/`; do not edit by hand.",
+        f"Harness {HARNESS_VERSION}, probe protocol v{p.version}: {p.n_points} points per probe set, "
+        f"{int(p.mask_ratio * 100)}% of linear regions masked, {p.n_draws} evaluation draws. Scores are mean ± std over draws; "
+        "the main score's 95% bootstrap interval over test models shows what is noise.",
+        "",
+        "## Suite score",
+        "",
+        "Mean of the main scores on the four canonical tracks.",
+        "",
+        "| embedder | reads | suite | " + " | ".join(CANONICAL_TRACKS) + " |",
+        "|---|---|---|" + "---|" * len(CANONICAL_TRACKS),
+    ]
+    suite = suite_scores(entries)
+    names = sorted({e.name for e in entries if e.canonical}, key=lambda n: (-suite.get(n, -1), n))
+    for n in names:
+        mine = {e.track: e for e in entries if e.name == n and e.canonical}
+        reads = _reads(next(iter(mine.values())))
+        cells = [f"{mine[t].metric('main_score'):.3f}" if t in mine else "—" for t in CANONICAL_TRACKS]
+        lines.append(f"| {n} | {reads} | {f'{suite[n]:.3f}' if n in suite else '—'} | " + " | ".join(cells) + " |")
+    for zoo, group in _tracks(entries):
+        cols = _columns(zoo.split("@")[0], group)
+        lines += ["", f"## {zoo}", "", TRACK_TEXT.get(zoo.split("@")[0], "")]
+        for title, section in _groups(group):
+            lines += ["", f"### {title}", "",
+                      "| # | embedder | reads | main score | 95% CI | " + " | ".join(_header_name(c) for c in cols) + " | params | eval s |",
+                      "|---|---|---|---|---|" + "---|" * len(cols) + "---|---|"]
+            for rank, e in enumerate(section, 1):
+                main = e.data["metrics"]["main_score"]
+                ci = main.get("ci95", [main["mean"], main["mean"]])
+                cells = [_fmt(_value(e, c)) for c in cols]
+                lines.append(
+                    f"| {rank} | [{e.name}](../{e.data['embedder']['submission']}) | {_reads(e)} | {_fmt(main)} | "
+                    f"[{ci[0]:.3f}, {ci[1]:.3f}] | " + " | ".join(cells) + f" | {e.data['embedder']['n_params']:,} | "
+                    f"{e.data['timings']['total_seconds']:.0f} |"
+                )
+    lines += ["", "## Metrics", ""] + [f"- `{k}`: {v}" for k, v in METRICS.items()]
+    return "\n".join(lines) + "\n"
+
+
+_STYLE = """body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:2rem auto;max-width:1200px;padding:0 1rem;color:#222}
+table{border-collapse:collapse;margin:.5rem 0 1.5rem;font-size:.9rem}th,td{border-bottom:1px solid #ddd;padding:.3rem .6rem;text-align:right}
+th{cursor:pointer;background:#f4f4f4;user-select:none}th:after{content:' \\2195';color:#aaa}td:nth-child(2),th:nth-child(2),td:nth-child(3){text-align:left}
+th.asc:after{content:' \\2191';color:#222}th.desc:after{content:' \\2193';color:#222}dt{font-weight:600;font-family:monospace}dd{margin:0 0 .5rem 1rem}"""
+
+_SCRIPT = """document.querySelectorAll('table.sortable').forEach(function(table){
+  table.querySelectorAll('th').forEach(function(th, col){
+    th.addEventListener('click', function(){
+      var body = table.tBodies[0], rows = Array.prototype.slice.call(body.rows);
+      var desc = !th.classList.contains('desc');
+      table.querySelectorAll('th').forEach(function(h){ h.classList.remove('asc', 'desc'); });
+      th.classList.add(desc ? 'desc' : 'asc');
+      rows.sort(function(a, b){
+        var x = a.cells[col].getAttribute('data-value'), y = b.cells[col].getAttribute('data-value');
+        var nx = parseFloat(x), ny = parseFloat(y);
+        var cmp = (isNaN(nx) || isNaN(ny)) ? String(x).localeCompare(String(y)) : nx - ny;
+        return desc ? -cmp : cmp;
+      });
+      rows.forEach(function(r){ body.appendChild(r); });
+    });
+  });
+});"""
+
+
+def _cell(text: str, value: object) -> str:
+    return f'<td data-value="{html.escape(str(value))}">{html.escape(text)}</td>'
+
+
+def render_html(entries: list[Entry]) -> str:
+    esc = html.escape
+    parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+             '<meta name="viewport" content="width=device-width, initial-scale=1">',
+             "<title>netembench leaderboard</title>", f"<style>{_STYLE}</style></head><body>",
+             "<h1>netembench leaderboard</h1>",
+             f"<p>Harness {HARNESS_VERSION}, probe protocol v{PROTOCOL_V1.version}. Scores are mean ± std over "
+             f"{PROTOCOL_V1.n_draws} evaluation draws; click a column to sort.</p>"]
+    for zoo, group in _tracks(entries):
+        cols = _columns(zoo.split("@")[0], group)
+        parts.append(f'<h2 id="{esc(zoo)}">{esc(zoo)}</h2><p>{esc(TRACK_TEXT.get(zoo.split("@")[0], ""))}</p>')
+        for title, section in _groups(group):
+            parts.append(f"<h3>{esc(title)}</h3>")
+            head = ["#", "embedder", "reads", "main score", *map(_header_name, cols), "params", "eval s"]
+            parts.append(f'<table class="sortable" data-zoo="{esc(zoo)}"><thead><tr>' + "".join(f"<th>{esc(h)}</th>" for h in head) + "</tr></thead><tbody>")
+            for rank, e in enumerate(section, 1):
+                link = f'<td data-value="{esc(e.name)}"><a href="../{esc(e.data["embedder"]["submission"])}">{esc(e.name)}</a></td>'
+                cells = [_cell(str(rank), rank), link, _cell(_reads(e), _reads(e)), _cell(_fmt(e.data["metrics"]["main_score"]), e.metric("main_score"))]
+                for c in cols:
+                    v = _value(e, c)
+                    cells.append(_cell(_fmt(v), "" if v is None else v["mean"]))
+                cells += [_cell(f"{e.data['embedder']['n_params']:,}", e.data["embedder"]["n_params"]),
+                          _cell(f"{e.data['timings']['total_seconds']:.0f}", round(e.data["timings"]["total_seconds"], 1))]
+                parts.append("<tr>" + "".join(cells) + "</tr>")
+            parts.append("</tbody></table>")
+    parts.append("<h2>Metrics</h2><dl>" + "".join(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in METRICS.items()) + "</dl>")
+    parts.append(f"<script>{_SCRIPT}</script></body></html>")
+    return "\n".join(parts) + "\n"

@@ -1,0 +1,188 @@
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from netembench.cli import main
+from netembench.embedders import load_submission
+from netembench.harness import evaluate
+from netembench.results import build_result, content_hash, write_result
+from netembench.spec import resolve_spec
+
+ROOT = Path(__file__).resolve().parent.parent
+NAMES = ("grad_bins", "integ", "weight_stats")
+
+
+@pytest.fixture(scope="module")
+def evaluations(tiny_zoo):
+    out = {}
+    for name in NAMES:
+        sub = load_submission(ROOT / "baselines" / name)
+        out[name] = build_result(sub, tiny_zoo, evaluate(sub, tiny_zoo, quiet=True), "cpu")
+    return out
+
+
+def _as_track(result: dict, canonical: bool = True) -> dict:
+    """A tiny-zoo result relabelled as poly-seed@1.0.0 (canonical fingerprint, or not)."""
+    r = json.loads(json.dumps(result))
+    r["zoo"].update(name="poly-seed", version="1.0.0")
+    if canonical:
+        r["zoo"]["fingerprint"] = resolve_spec("poly-seed").reference_fingerprint
+    r["embedder"]["submission"] = f"baselines/{r['embedder']['name']}"
+    r["content_hash"] = content_hash(r)
+    return r
+
+
+@pytest.fixture()
+def board(tmp_path, evaluations):
+    """A repository with three submissions and their results on poly-seed@1.0.0."""
+    repo = tmp_path / "repo"
+    for name in NAMES:
+        shutil.copytree(ROOT / "baselines" / name, repo / "baselines" / name)
+        write_result(_as_track(evaluations[name]), repo / "leaderboard" / "results" / name / "poly-seed@1.0.0.json")
+    return repo / "leaderboard"
+
+
+def lb(capsys, board, *args):
+    code = main(["leaderboard", "--root", str(board), *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_render_then_check(board, capsys):
+    assert lb(capsys, board, "--check")[0] == 1  # nothing rendered yet: stale
+    code, out, _ = lb(capsys, board)
+    assert code == 0
+    md = (board / "README.md").read_text()
+    assert "## poly-seed@1.0.0" in md and md.count("](../baselines/") == 3
+    assert "| grad_bins | gradients |" in md and "weights" in md
+    assert "<script src" not in (board / "index.html").read_text() and "http" not in (board / "index.html").read_text()
+    code, out, _ = lb(capsys, board, "--check")
+    assert code == 0 and out.startswith("OK")
+    result = board / "results/integ/poly-seed@1.0.0.json"
+    data = json.loads(result.read_text())
+    data["timings"]["total_seconds"] += 100  # not hashed, but shown
+    result.write_text(json.dumps(data))
+    code, out, err = lb(capsys, board, "--check")
+    assert code == 1 and "STALE" in out and "stale" in err
+
+
+def test_non_canonical_builds_are_listed_apart(board, evaluations, capsys):
+    write_result(_as_track(evaluations["grad_bins"], canonical=False), board / "results/grad_bins/poly-seed@1.0.0.json", overwrite=True)
+    assert lb(capsys, board)[0] == 0
+    md = (board / "README.md").read_text()
+    assert "### non-canonical zoo" in md
+    assert md.index("### non-canonical zoo") < md.index("[grad_bins]")
+
+
+def _rewrite(path: Path, edit) -> None:
+    data = json.loads(path.read_text())
+    edit(data)
+    path.write_text(json.dumps(data))
+
+
+@pytest.mark.parametrize(
+    ("damage", "reason"),
+    [
+        (lambda p: p.write_text("{not json"), "malformed JSON"),
+        (lambda p: _rewrite(p, lambda d: d.pop("timings")), "missing field 'timings'"),
+        (lambda p: _rewrite(p, lambda d: d.update(extra=1)), "unexpected field 'extra'"),
+        (lambda p: _rewrite(p, lambda d: d.update(schema_version=2)), "schema_version 2 is not 1"),
+        (lambda p: _rewrite(p, lambda d: d["metrics"]["main_score"].update(mean=0.999)), "content_hash does not match"),
+        (lambda p: _rewrite(p, lambda d: (d["zoo"].update(name="poly-nope"), d.update(content_hash=content_hash(d)))), "unknown zoo poly-nope@1.0.0"),
+        (lambda p: _rewrite(p, lambda d: (d.update(harness_version="0.9.0"), d.update(content_hash=content_hash(d)))), "harness version 0.9.0"),
+        (lambda p: shutil.rmtree(p.parents[3] / "baselines/integ"), "submission code baselines/integ is missing"),
+        (lambda p: shutil.copy(p, p.parent.parent / "grad_bins" / "copy.json"), "duplicate entry for integ on poly-seed@1.0.0"),
+    ],
+)
+def test_check_names_every_bad_file_and_writes_nothing(board, capsys, damage, reason):
+    assert lb(capsys, board)[0] == 0
+    before = (board / "README.md").read_text()
+    damage(board / "results/integ/poly-seed@1.0.0.json")
+    for args in ((), ("--check",)):
+        code, out, err = lb(capsys, board, *args)
+        assert code == 1
+        assert reason in out and "INVALID " in out
+        assert err.count("\n") == 1 and "nothing was rendered" in err
+    assert (board / "README.md").read_text() == before
+
+
+def test_rerun_reports_moved_scores(board, tiny_zoo, tmp_path, capsys, monkeypatch, evaluations):
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("NETEMBENCH_CACHE", str(cache))
+    shutil.copytree(tiny_zoo.path, cache / "zoos" / "poly-seed@1.0.0")  # stands in for the canonical build
+    write_result(_as_track(evaluations["integ"], canonical=False), board / "results/integ/poly-seed@1.0.0.json", overwrite=True)
+    code, out, _ = lb(capsys, board, "rerun", "integ", "--quiet")
+    assert code == 0 and "reproduced within tolerance" in out
+    _rewrite(board / "results/integ/poly-seed@1.0.0.json",
+             lambda d: (d["metrics"]["knn_accuracy"].update(mean=d["metrics"]["knn_accuracy"]["mean"] - 0.2), d.update(content_hash=content_hash(d))))
+    code, out, err = lb(capsys, board, "rerun", "integ", "--quiet")
+    assert code == 1 and "MOVED poly-seed@1.0.0 knn_accuracy" in out and "moved beyond tolerance" in err
+
+
+INJECT_HEAD = """<script>window.__errors = [];
+window.addEventListener('error', function (e) { window.__errors.push(String(e.message)); });
+var __ce = console.error; console.error = function () { window.__errors.push(Array.prototype.join.call(arguments, ' ')); __ce.apply(console, arguments); };
+</script>"""
+INJECT_TAIL = """<script>(function () {
+  var report = {errors: window.__errors, tables: []};
+  document.querySelectorAll('table.sortable').forEach(function (t) {
+    var names = function () { return Array.prototype.map.call(t.tBodies[0].rows, function (r) { return r.cells[1].textContent; }); };
+    var header = t.tHead.rows[0].cells[1];
+    var entry = {zoo: t.getAttribute('data-zoo'), rows: t.tBodies[0].rows.length, initial: names()};
+    header.click(); entry.first = names();
+    header.click(); entry.second = names();
+    report.tables.push(entry);
+  });
+  var pre = document.createElement('pre'); pre.id = 'report'; pre.textContent = JSON.stringify(report);
+  document.body.appendChild(pre);
+})();</script>"""
+
+
+def _browser():
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        if shutil.which(name):
+            return shutil.which(name)
+    return None
+
+
+def test_page_in_a_headless_browser(board, capsys, tmp_path):
+    browser = _browser()
+    if browser is None:
+        pytest.skip("no headless browser installed (Debian: apt-get install chromium); .ci/run installs one")
+    assert lb(capsys, board)[0] == 0
+    page = (board / "index.html").read_text().replace("<head>", "<head>" + INJECT_HEAD, 1).replace("</body>", INJECT_TAIL + "</body>")
+    probe = tmp_path / "probe.html"
+    probe.write_text(page)
+    run = subprocess.run(
+        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--dump-dom", probe.as_uri()],
+        capture_output=True, text=True, timeout=120,
+    )
+    found = re.search(r'<pre id="report">(.*?)</pre>', run.stdout, re.S)
+    assert found, run.stderr[-2000:]
+    report = json.loads(found.group(1).replace("&quot;", '"').replace("&amp;", "&"))
+    assert report["errors"] == []
+    assert [t["zoo"] for t in report["tables"]] == ["poly-seed@1.0.0"]
+    table = report["tables"][0]
+    assert table["rows"] == len(NAMES)
+    assert table["first"] == sorted(NAMES, reverse=True)  # first click: descending
+    assert table["second"] == sorted(NAMES)  # second click: ascending
+
+
+def test_template_passes_evaluation_as_it_is(tiny_zoo):
+    result = evaluate(load_submission(ROOT / "baselines" / "template"), tiny_zoo, quiet=True)
+    assert 0 <= result["metrics"]["main_score"]["mean"] <= 1
+
+
+def test_committed_leaderboard_is_valid_and_fresh():
+    from netembench.leaderboard import build
+
+    if not (ROOT / "leaderboard" / "results").is_dir():
+        pytest.skip("no committed results")
+    problems, stale = build(ROOT / "leaderboard", check=True)
+    assert problems == [] and stale == []
