@@ -17,6 +17,7 @@ from tqdm.auto import tqdm
 
 from netembench import metrics as M
 from netembench.embedders import Submission, SubmissionError, Unsupported
+from netembench.population import Population
 from netembench.probes import PROTOCOL_V1, Protocol, ProbeSet, draw_probes, evaluation_keys
 from netembench.store import Zoo
 
@@ -60,15 +61,27 @@ class Evaluator:
         self.track = TRACKS.get(zoo.name, Track())
         self.width: int | None = None
         self.seconds_embedding = 0.0
+        self._populations: dict[tuple[str, str], Population] = {}  # (split, arch) -> weights on the device
         to = getattr(submission.embedder, "to", None)
         if callable(to):
             to(self.device)
+        prepare = getattr(submission.embedder, "prepare", None)  # optional: per-zoo set-up, e.g. a checkpoint
+        if callable(prepare):
+            try:
+                prepare(zoo)
+            except Unsupported:
+                raise
+            except Exception as err:  # noqa: BLE001 - user code
+                raise SubmissionError(f"embedder {submission.name!r} raised {type(err).__name__} in prepare for {zoo.spec.ref}: {err}") from err
 
     def embed_split(self, split: str, draw: int, protocol: Protocol, cloze: bool = False) -> SplitEmbeddings:
         parts, tables = [], []
         tally, refs = (M.ClozeTally.empty(), {k: M.ClozeTally.empty() for k in ("interp", "meanfill")}) if cloze else (None, {})
         for group in self.zoo.groups(split):
-            pop = self.zoo.population(group).to(self.device)
+            key = (split, group.arch.name)
+            if key not in self._populations:
+                self._populations[key] = self.zoo.population(group).to(self.device)
+            pop = self._populations[key]
             ids = torch.as_tensor(group.table["model_id"])
             for start in range(0, len(group), self.batch_size):
                 rows = slice(start, start + self.batch_size)

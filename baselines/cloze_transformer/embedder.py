@@ -1,0 +1,65 @@
+"""The cloze transformer as a netembench submission (the benchmark's reference baseline).
+
+`prepare(zoo)` loads the checkpoint trained for that zoo (`checkpoints/<zoo>@<version>.safetensors`);
+a zoo without one is skipped (Unsupported) with the command that trains it.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import torch
+from safetensors import safe_open
+
+from netembench import Unsupported
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from model import ClozeTransformer, Config  # noqa: E402
+
+
+def load_checkpoint(path: Path) -> ClozeTransformer:
+    with safe_open(str(path), framework="pt") as f:
+        cfg = Config(**json.loads(f.metadata()["config"]))
+        state = {k: f.get_tensor(k) for k in f.keys()}
+    model = ClozeTransformer(cfg)
+    model.load_state_dict(state)
+    return model.eval()
+
+
+class ClozeTransformerEmbedder:
+    name = "cloze_transformer"
+    reads = frozenset({"grad"})
+    supervised = False
+
+    def __init__(self, checkpoints: Path = HERE / "checkpoints") -> None:
+        self.checkpoints = checkpoints
+        self.model: ClozeTransformer | None = None
+        self.device = torch.device("cpu")
+
+    def prepare(self, zoo) -> None:
+        path = self.checkpoints / f"{zoo.spec.ref}.safetensors"
+        if not path.is_file():
+            raise Unsupported(f"no cloze_transformer checkpoint for {zoo.spec.ref}; train one with "
+                              f"'python baselines/cloze_transformer/train.py --zoo {zoo.spec.ref}'")
+        self.model = load_checkpoint(path).to(self.device)
+
+    def to(self, device) -> None:
+        self.device = torch.device(device)
+        if self.model is not None:
+            self.model.to(self.device)
+
+    def parameters(self):
+        return self.model.parameters() if self.model is not None else iter(())
+
+    def embed(self, batch):
+        return self.model(batch.x, batch.grad, batch.mask)[1]
+
+    def predict_masked(self, batch):
+        return self.model(batch.x, batch.grad, batch.mask)[0]
+
+
+def load_embedder() -> ClozeTransformerEmbedder:
+    return ClozeTransformerEmbedder()

@@ -1,0 +1,58 @@
+"""The reference baseline's path from training to evaluation, on the tiny zoo (seconds)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from netembench.embedders import load_submission
+from netembench.harness import evaluate
+
+HERE = Path(__file__).resolve().parent.parent / "baselines" / "cloze_transformer"
+
+
+def _train_module():
+    spec = importlib.util.spec_from_file_location("cloze_train", HERE / "train.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_train_checkpoint_eval(tiny_zoo, tmp_path):
+    ckpt = tmp_path / "checkpoints" / f"{tiny_zoo.spec.ref}.safetensors"
+    log = tmp_path / "log.json"
+    args = ["--zoo", str(tiny_zoo.path), "--steps", "6", "--batch-size", "8", "--d-model", "16", "--layers", "1",
+            "--out", str(ckpt), "--log", str(log), "--quiet"]
+    _train_module().main(args)
+    assert ckpt.read_bytes()[:8] != b"PK\x03\x04"  # safetensors, not a zip/pickle
+    record = json.loads(log.read_text())
+    assert record["steps"] == 6 and record["zoo"] == tiny_zoo.spec.ref and record["validation"]
+
+    sub = load_submission(HERE)
+    sub.embedder.checkpoints = ckpt.parent
+    result = evaluate(sub, tiny_zoo, quiet=True)
+    m = result["metrics"]
+    assert 0 <= m["main_score"]["mean"] <= 1
+    assert m["cloze_nmse_pooled"]["mean"] > 0 and "interp_nmse_pooled" in m
+    assert sub.n_params > 1000
+
+    # training is deterministic for a seed: the same checkpoint again
+    again = tmp_path / "again.safetensors"
+    _train_module().main([*args[:-5], "--out", str(again), "--log", str(tmp_path / "l2.json"), "--quiet"])
+    from safetensors.torch import load_file
+
+    a, b = load_file(str(ckpt)), load_file(str(again))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_a_zoo_without_checkpoint_is_skipped(tiny_zoo, tmp_path):
+    from netembench import Unsupported
+
+    sub = load_submission(HERE)
+    sub.embedder.checkpoints = tmp_path
+    with pytest.raises(Unsupported, match="no cloze_transformer checkpoint for tiny@0.1.0; train one with"):
+        evaluate(sub, tiny_zoo, quiet=True)
