@@ -1,4 +1,4 @@
-"""The `netembench` command line: `zoo build|info|verify|plot|list|remove`, `eval`, `leaderboard`."""
+"""The `netembench` command line: `zoo build|info|verify|plot|download|push|list|remove`, `eval`, `leaderboard`."""
 
 from __future__ import annotations
 
@@ -46,23 +46,25 @@ def _zoo_info(args: argparse.Namespace) -> None:
 
 
 def _zoo_verify(args: argparse.Namespace) -> None:
-    from netembench.registry import load_zoo
+    import json
+
+    from netembench.registry import cached_path
+    from netembench.spec import resolve_spec
     from netembench.store import verify_zoo
 
     path = Path(args.zoo)
-    if not path.is_dir():
-        from netembench.store import ZooIntegrityError
-
-        try:
-            path = load_zoo(args.zoo, cache=args.cache_dir).path
-        except ZooIntegrityError as err:
-            raise CommandError(str(err)) from None
-    problems = verify_zoo(path)
+    if not path.is_dir():  # a zoo name: its cache folder, checked without loading it
+        path = cached_path(resolve_spec(args.zoo), args.cache_dir)
+        if not path.is_dir():
+            raise CommandError(f"zoo {args.zoo} is not in the cache ({path})")
+    sidecar = Path(str(path) + ".source.json")
+    splits = json.loads(sidecar.read_text()).get("splits") if sidecar.is_file() else None
+    problems = verify_zoo(path, splits)
     for p in problems:
         print(f"FAIL {path / p.split(':')[0]}: {p.split(': ', 1)[1]}")
     if problems:
         raise CommandError(f"{len(problems)} problem(s) in {path}; re-download or rebuild the zoo (--overwrite)")
-    print(f"OK {path}: every file matches manifest.json")
+    print(f"OK {path}: every file matches manifest.json" + (f" (splits {', '.join(splits)})" if splits else ""))
 
 
 def _zoo_plot(args: argparse.Namespace) -> None:

@@ -82,16 +82,19 @@ def download_zoo(repo_id: str, revision: str | None = None, cache: Path | None =
     rev = revision or "main"
     if offline():
         commit = rev if _COMMIT.match(rev) else refs.get(rev)
-        folder = target or _folder(cache, repo_id, commit or "", splits)
-        if commit is None or not folder.is_dir():
-            raise HubError(f"HF_HUB_OFFLINE=1 and {repo_id}@{rev} is not in the cache ({cache}); go online once, or build the zoo locally")
-        return open_cached(folder)
+        candidates = [target] if target else [_folder(cache, repo_id, commit or "", splits), _folder(cache, repo_id, commit or "", None)]
+        for folder in candidates if commit else []:
+            if folder.is_dir():
+                return open_cached(folder)
+        raise HubError(f"HF_HUB_OFFLINE=1 and {repo_id}@{rev} is not in the cache ({cache}); go online once, or build the zoo locally")
     commit = resolve_commit(repo_id, rev)
     folder = target or _folder(cache, repo_id, commit, splits)
     if folder.is_dir():
         zoo = open_cached(folder)
         if zoo.source.get("commit") == commit:
             return zoo
+        if zoo.source.get("kind") != "hub":
+            raise HubError(f"{folder} exists and is not a download of {repo_id}; remove it first")
         shutil.rmtree(folder)  # a cached copy of another commit (a moved tag): replace it
     _fetch(repo_id, rev, commit, folder, splits, quiet)
     refs_file.parent.mkdir(parents=True, exist_ok=True)

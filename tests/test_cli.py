@@ -60,3 +60,21 @@ def test_errors_are_one_line(capsys, tmp_path):
 def test_list_shows_canonical_zoos(capsys):
     code, out, _ = run(capsys, "zoo", "list")
     assert code == 0 and "poly-seed@1.0.0" in out and "not cached" in out
+
+
+def test_verify_a_damaged_cached_zoo_by_name(tiny_spec, tmp_path, capsys, monkeypatch):
+    import shutil
+
+    from netembench.build import build_zoo
+    from netembench.registry import cached_path
+
+    target = cached_path(tiny_spec)
+    build_zoo(tiny_spec, target, quiet=True)
+    spec_file = tmp_path / "tiny.toml"
+    spec_file.write_text(TINY_SPEC)
+    (target / "weights/1-6-1/test-00000.safetensors").write_bytes(b"junk")
+    code, out, err = run(capsys, "zoo", "verify", str(spec_file))
+    assert code == 1 and "FAIL" in out and "weights/1-6-1/test-00000.safetensors: size" in out
+    shutil.rmtree(target)
+    code, _, err = run(capsys, "zoo", "verify", str(spec_file))
+    assert code == 1 and "is not in the cache" in err

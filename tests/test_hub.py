@@ -166,3 +166,10 @@ def test_push_verifies_uploads_and_tags(tiny_zoo, tmp_path, monkeypatch):
     with pytest.raises(ZooIntegrityError, match="refusing to push .*tasks.parquet"):
         push_zoo(zoo, "org/tiny")
     assert CALLS == []
+
+
+def test_offline_split_request_is_served_by_a_full_download(hub, tiny_zoo, monkeypatch):
+    hub.add(REPO, tiny_zoo.path)
+    full = load_zoo(REPO, quiet=True)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert load_zoo(REPO, splits=["test"]).path == full.path
