@@ -131,7 +131,7 @@ def render_markdown(entries: list[Entry]) -> str:
 
 
 _STYLE = """body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:2rem auto;max-width:1200px;padding:0 1rem;color:#222}
-table{border-collapse:collapse;margin:.5rem 0 1.5rem;font-size:.9rem}th,td{border-bottom:1px solid #ddd;padding:.3rem .6rem;text-align:right}
+table{border-collapse:collapse;margin:.5rem 0 1.5rem;font-size:.9rem}th,td{border-bottom:1px solid #ddd;padding:.3rem .6rem;text-align:right}td{white-space:nowrap}
 th{cursor:pointer;background:#f4f4f4;user-select:none}th:after{content:' \\2195';color:#aaa}td:nth-child(2),th:nth-child(2),td:nth-child(3){text-align:left}
 th.asc:after{content:' \\2191';color:#222}th.desc:after{content:' \\2193';color:#222}dt{font-weight:600;font-family:monospace}dd{margin:0 0 .5rem 1rem}"""
 
@@ -166,6 +166,18 @@ def render_html(entries: list[Entry]) -> str:
              "<h1>netembench leaderboard</h1>",
              f"<p>Harness {HARNESS_VERSION}, probe protocol v{PROTOCOL_V1.version}. Scores are mean ± std over "
              f"{PROTOCOL_V1.n_draws} evaluation draws; click a column to sort.</p>"]
+    suite = suite_scores(entries)
+    names = sorted({e.name for e in entries if e.canonical}, key=lambda n: (-suite.get(n, -1), n))
+    parts.append('<h2 id="suite">Suite score</h2><p>Mean of the main scores on the four canonical tracks.</p>')
+    parts.append('<table class="sortable" data-zoo="suite"><thead><tr>' + "".join(f"<th>{esc(h)}</th>" for h in ("embedder", "reads", "suite", *CANONICAL_TRACKS)) + "</tr></thead><tbody>")
+    for n in names:
+        mine = {e.track: e for e in entries if e.name == n and e.canonical}
+        first = next(iter(mine.values()))
+        link = f'<td data-value="{esc(n)}"><a href="../{esc(first.data["embedder"]["submission"])}">{esc(n)}</a></td>'
+        cells = [link, _cell(_reads(first), _reads(first)), _cell(f"{suite[n]:.3f}" if n in suite else "—", suite.get(n, ""))]
+        cells += [_cell(f"{mine[t].metric('main_score'):.3f}" if t in mine else "—", mine[t].metric("main_score") if t in mine else "") for t in CANONICAL_TRACKS]
+        parts.append("<tr>" + "".join(cells) + "</tr>")
+    parts.append("</tbody></table>")
     for zoo, group in _tracks(entries):
         cols = _columns(zoo.split("@")[0], group)
         parts.append(f'<h2 id="{esc(zoo)}">{esc(zoo)}</h2><p>{esc(TRACK_TEXT.get(zoo.split("@")[0], ""))}</p>')

@@ -132,8 +132,9 @@ var __ce = console.error; console.error = function () { window.__errors.push(Arr
 INJECT_TAIL = """<script>(function () {
   var report = {errors: window.__errors, tables: []};
   document.querySelectorAll('table.sortable').forEach(function (t) {
-    var names = function () { return Array.prototype.map.call(t.tBodies[0].rows, function (r) { return r.cells[1].textContent; }); };
-    var header = t.tHead.rows[0].cells[1];
+    var col = t.getAttribute('data-zoo') === 'suite' ? 0 : 1;  // the embedder column
+    var names = function () { return Array.prototype.map.call(t.tBodies[0].rows, function (r) { return r.cells[col].textContent; }); };
+    var header = t.tHead.rows[0].cells[col];
     var entry = {zoo: t.getAttribute('data-zoo'), rows: t.tBodies[0].rows.length, initial: names()};
     header.click(); entry.first = names();
     header.click(); entry.second = names();
@@ -167,11 +168,12 @@ def test_page_in_a_headless_browser(board, capsys, tmp_path):
     assert found, run.stderr[-2000:]
     report = json.loads(found.group(1).replace("&quot;", '"').replace("&amp;", "&"))
     assert report["errors"] == []
-    assert [t["zoo"] for t in report["tables"]] == ["poly-seed@1.0.0"]
-    table = report["tables"][0]
-    assert table["rows"] == len(NAMES)
-    assert table["first"] == sorted(NAMES, reverse=True)  # first click: descending
-    assert table["second"] == sorted(NAMES)  # second click: ascending
+    assert [t["zoo"] for t in report["tables"]] == ["suite", "poly-seed@1.0.0"]
+    for table in report["tables"]:
+        assert table["rows"] == len(NAMES)  # a row per entry
+        assert table["first"] == sorted(NAMES, reverse=True)  # first click: descending
+        assert table["second"] == sorted(NAMES)  # second click: ascending
+        assert table["first"] != table["initial"] or table["second"] != table["initial"]
 
 
 def test_template_passes_evaluation_as_it_is(tiny_zoo):
