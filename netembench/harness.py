@@ -166,11 +166,11 @@ class Evaluator:
         ty, sy = train.table["task_id"], test.table["task_id"]
         scale = M.Standardiser(train.x)
         probe = M.probe_correct(train.x, ty, test.x, sy)
-        ami, vm = M.clustering(test.x, sy, scale)
-        scores = {"probe_accuracy": float(probe.mean()), "knn_accuracy": float(M.knn_correct(train.x, ty, test.x, sy).mean()),
-                  "cluster_ami": ami, "cluster_v_measure": vm}
+        scores = {"probe_accuracy": float(probe.mean()), "knn_accuracy": float(M.knn_correct(train.x, ty, test.x, sy).mean())}
+        if self.clusterable(test):  # with one test model per task, k-means is trivially perfect
+            scores["cluster_ami"], scores["cluster_v_measure"] = M.clustering(test.x, sy, scale)
         correct = {"probe_accuracy": probe}
-        if unseen is not None:
+        if unseen is not None and self.clusterable(unseen):
             scores["unseen_cluster_ami"] = M.clustering(unseen.x, unseen.table["task_id"], scale)[0]
         if self.track.coarse:
             scores["coarse_probe_accuracy"] = float(M.probe_correct(train.x, train.table["family_id"], test.x, test.table["family_id"]).mean())
@@ -190,6 +190,11 @@ class Evaluator:
             scores["meanfill_nmse_pooled"] = test.references["meanfill"].nmse()[0]
         return scores, correct
 
+    @staticmethod
+    def clusterable(split: SplitEmbeddings) -> bool:
+        """Clustering scores mean something only when every task has several models."""
+        return bool(np.unique(split.table["task_id"], return_counts=True)[1].min() >= 2)
+
     def _summarise(self, draws: dict[str, list], per_model: dict[str, list[np.ndarray]], test_table: dict) -> dict:
         out: dict = {}
         arch_keys = [k for k in draws if k.startswith("arch_probe_accuracy/")]
@@ -207,6 +212,10 @@ class Evaluator:
             out["main_score"] = M.summary(draws[main], M.bootstrap_ci(np.mean(per_model[main], axis=0)))
             out[main] = {**out[main], "ci95": out["main_score"]["ci95"]}
         info = {"main_metric": self.track.main, "embedding_dim": self.width}
+        if "cluster_ami" not in draws:
+            info["clustering"] = "omitted: the test split has one model per task"
+        if "unseen" in self.zoo.splits and "unseen_cluster_ami" not in draws:
+            info["unseen_clustering"] = "omitted: the unseen split has one model per task"
         if "cloze_left_out" in draws:
             info["cloze_models_left_out_one_region"] = int(draws["cloze_left_out"][0])
         return {"metrics": out, "info": info}

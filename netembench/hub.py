@@ -17,7 +17,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from netembench.store import Zoo, ZooError, ZooIntegrityError, verify_zoo
+from netembench.store import Zoo, ZooError, ZooIntegrityError, split_files, verify_zoo
 
 REPO_TYPE = "dataset"
 _REPO = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -44,14 +44,6 @@ def _repo_dir(cache: Path, repo_id: str) -> Path:
     return cache / "hub" / repo_id.replace("/", "--")
 
 
-def split_files(manifest_files: dict, splits: list[str] | None) -> list[str]:
-    """The files of a zoo that the given splits need (all files when `splits` is None)."""
-    if splits is None:
-        return sorted(manifest_files)
-    keep = {"README.md", "spec.toml", "tasks.parquet"} | {f"metadata/{s}.parquet" for s in splits}
-    return sorted(f for f in manifest_files if f in keep or (f.startswith("weights/") and f.rsplit("/", 1)[1].rsplit("-", 1)[0] in splits))
-
-
 def resolve_commit(repo_id: str, revision: str | None) -> str:
     """The commit a revision points to, asking the hub; errors say what went wrong and what to do."""
     from huggingface_hub import HfApi
@@ -71,12 +63,9 @@ def resolve_commit(repo_id: str, revision: str | None) -> str:
     return info.sha
 
 
-def download_zoo(repo_id: str, revision: str | None = None, cache: Path | None = None, splits: list[str] | None = None,
+def download_zoo(repo_id: str, revision: str | None, cache: Path, splits: list[str] | None = None,
                  target: Path | None = None, quiet: bool = False) -> Zoo:
-    """Download (or reuse from the cache) a zoo pinned to one commit, verified before use."""
-    from netembench.registry import cache_dir
-
-    cache = cache_dir(cache)
+    """Download (or reuse from the `cache` folder) a zoo pinned to one commit, verified before use."""
     refs_file = _repo_dir(cache, repo_id) / "refs.json"
     refs = json.loads(refs_file.read_text()) if refs_file.is_file() else {}
     rev = revision or "main"

@@ -112,13 +112,19 @@ def atomic_folder(out: Path, overwrite: bool) -> Iterator[Path]:
             shutil.rmtree(tmp)
 
 
+def split_files(manifest_files: dict, splits: list[str] | None) -> list[str]:
+    """The files of a zoo that the given splits need (all files when `splits` is None)."""
+    if splits is None:
+        return sorted(manifest_files)
+    keep = {"README.md", "spec.toml", "tasks.parquet"} | {f"metadata/{s}.parquet" for s in splits}
+    return sorted(f for f in manifest_files if f in keep or (f.startswith("weights/") and f.rsplit("/", 1)[1].rsplit("-", 1)[0] in splits))
+
+
 def verify_zoo(folder: str | Path, splits: list[str] | None = None) -> list[str]:
     """Every problem found: missing, extra, resized or altered files. Empty when the zoo is intact.
 
     With `splits`, only the files those splits need must be present (a partial download).
     """
-    from netembench.hub import split_files
-
     folder = Path(folder)
     manifest = read_manifest(folder)
     problems = []

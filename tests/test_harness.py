@@ -159,3 +159,14 @@ def test_failed_eval_writes_nothing(tiny_zoo, tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 1 and err.count("\n") == 1 and "embedder 'nan': embed returned NaN or inf" in err
     assert not (tmp_path / "res").exists()
+
+
+def test_clustering_is_omitted_with_one_test_model_per_task(tiny_spec, tmp_path):
+    from netembench.build import build_zoo
+
+    spec = tiny_spec.replace(splits=tuple(s for s in tiny_spec.splits if not (s.name == "test" and s.arch == "1-6-1")))
+    zoo = build_zoo(spec, tmp_path / "one", quiet=True)  # test: one seed of each task on one architecture
+    result = evaluate(load_submission("baselines/integ"), zoo, quiet=True)
+    assert "cluster_ami" not in result["metrics"] and "cluster_v_measure" not in result["metrics"]
+    assert result["info"]["clustering"] == "omitted: the test split has one model per task"
+    assert "unseen_cluster_ami" not in result["metrics"]  # the tiny zoo has one unseen task with one model
