@@ -6,8 +6,8 @@ import os
 import shutil
 from pathlib import Path
 
-from netembench.spec import SpecError, ZooSpec, resolve_spec
 from netembench.hub import HubError, download_zoo, is_hub_ref, offline, open_cached
+from netembench.spec import SpecError, ZooSpec, resolve_spec
 from netembench.store import Zoo, ZooError, ZooIntegrityError, read_manifest
 
 CACHE_ENV = "NETEMBENCH_CACHE"
