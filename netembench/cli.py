@@ -46,8 +46,7 @@ def _zoo_info(args: argparse.Namespace) -> None:
 
 
 def _zoo_verify(args: argparse.Namespace) -> None:
-    import json
-
+    from netembench.hub import read_source
     from netembench.registry import cached_path
     from netembench.spec import resolve_spec
     from netembench.store import verify_zoo
@@ -57,8 +56,7 @@ def _zoo_verify(args: argparse.Namespace) -> None:
         path = cached_path(resolve_spec(args.zoo), args.cache_dir)
         if not path.is_dir():
             raise CommandError(f"zoo {args.zoo} is not in the cache ({path})")
-    sidecar = Path(str(path) + ".source.json")
-    splits = json.loads(sidecar.read_text()).get("splits") if sidecar.is_file() else None
+    splits = (read_source(path) or {}).get("splits")
     problems = verify_zoo(path, splits)
     for p in problems:
         print(f"FAIL {path / p.split(':')[0]}: {p.split(': ', 1)[1]}")

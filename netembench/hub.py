@@ -91,6 +91,17 @@ def download_zoo(repo_id: str, revision: str | None, cache: Path, splits: list[s
     return open_cached(folder)
 
 
+def sidecar(folder: Path) -> Path:
+    """Where a cached zoo's source record lives: beside the folder, so the zoo itself stays intact."""
+    return Path(str(folder) + ".source.json")
+
+
+def read_source(folder: Path) -> dict | None:
+    """A cached zoo's source record (repository, revision, commit, splits), or None for local builds."""
+    path = sidecar(folder)
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
 def _folder(cache: Path, repo_id: str, commit: str, splits: list[str] | None) -> Path:
     return _repo_dir(cache, repo_id) / (commit + ("+" + "+".join(sorted(splits)) if splits else ""))
 
@@ -123,7 +134,7 @@ def _fetch(repo_id: str, revision: str, commit: str, folder: Path, splits: list[
                 "corrupt or was altered, nothing was cached"
             )
         source = {"kind": "hub", "repo": repo_id, "revision": revision, "commit": commit, "endpoint": endpoint(), "splits": splits}
-        Path(str(folder) + ".source.json").write_text(json.dumps(source, indent=1, sort_keys=True))
+        sidecar(folder).write_text(json.dumps(source, indent=1, sort_keys=True))
         tmp.rename(folder)
     finally:
         if tmp.exists():
@@ -132,8 +143,7 @@ def _fetch(repo_id: str, revision: str, commit: str, folder: Path, splits: list[
 
 def open_cached(folder: Path) -> Zoo:
     """Open a cached zoo with its sidecar source record (partial zoos verify their splits only)."""
-    sidecar = Path(str(folder) + ".source.json")
-    source = json.loads(sidecar.read_text()) if sidecar.is_file() else None
+    source = read_source(folder)
     try:
         return Zoo(folder, source=source, splits=(source or {}).get("splits"))
     except ZooIntegrityError as err:

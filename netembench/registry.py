@@ -6,7 +6,7 @@ import os
 import shutil
 from pathlib import Path
 
-from netembench.hub import HubError, download_zoo, is_hub_ref, offline, open_cached
+from netembench.hub import HubError, download_zoo, is_hub_ref, offline, open_cached, sidecar
 from netembench.spec import SpecError, ZooSpec, resolve_spec
 from netembench.store import Zoo, ZooError, ZooIntegrityError, read_manifest
 
@@ -108,5 +108,5 @@ def remove_cached(ref: str, cache: str | Path | None = None) -> Path:
     if not target.is_dir():
         raise ZooError(f"zoo {spec.ref} is not in the cache ({target})")
     shutil.rmtree(target)
-    Path(str(target) + ".source.json").unlink(missing_ok=True)
+    sidecar(target).unlink(missing_ok=True)
     return target

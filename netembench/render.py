@@ -78,6 +78,13 @@ def _tracks(entries: list[Entry]) -> list[tuple[str, list[Entry]]]:
     return [(z, [e for e in entries if e.zoo == z]) for z in zoos]
 
 
+def _suite_rows(entries: list[Entry]) -> list[tuple[str, float | None, dict[str, Entry]]]:
+    """(embedder, suite score or None, its canonical entries by track), best suite score first."""
+    suite = suite_scores(entries)
+    names = sorted({e.name for e in entries if e.canonical}, key=lambda n: (-suite.get(n, -1), n))
+    return [(n, suite.get(n), {e.track: e for e in entries if e.name == n and e.canonical}) for n in names]
+
+
 def _fmt(value: dict | None) -> str:
     return "—" if value is None else f"{value['mean']:.3f} ± {value['std']:.3f}"
 
@@ -103,13 +110,10 @@ def render_markdown(entries: list[Entry]) -> str:
         "| embedder | reads | suite | " + " | ".join(CANONICAL_TRACKS) + " |",
         "|---|---|---|" + "---|" * len(CANONICAL_TRACKS),
     ]
-    suite = suite_scores(entries)
-    names = sorted({e.name for e in entries if e.canonical}, key=lambda n: (-suite.get(n, -1), n))
-    for n in names:
-        mine = {e.track: e for e in entries if e.name == n and e.canonical}
+    for n, suite, mine in _suite_rows(entries):
         reads = _reads(next(iter(mine.values())))
         cells = [f"{mine[t].metric('main_score'):.3f}" if t in mine else "—" for t in CANONICAL_TRACKS]
-        lines.append(f"| {n} | {reads} | {f'{suite[n]:.3f}' if n in suite else '—'} | " + " | ".join(cells) + " |")
+        lines.append(f"| {n} | {reads} | {'—' if suite is None else f'{suite:.3f}'} | " + " | ".join(cells) + " |")
     for zoo, group in _tracks(entries):
         cols = _columns(zoo.split("@")[0], group)
         lines += ["", f"## {zoo}", "", TRACK_TEXT.get(zoo.split("@")[0], "")]
@@ -166,15 +170,12 @@ def render_html(entries: list[Entry]) -> str:
              "<h1>netembench leaderboard</h1>",
              f"<p>Harness {HARNESS_VERSION}, probe protocol v{PROTOCOL_V1.version}. Scores are mean ± std over "
              f"{PROTOCOL_V1.n_draws} evaluation draws; click a column to sort.</p>"]
-    suite = suite_scores(entries)
-    names = sorted({e.name for e in entries if e.canonical}, key=lambda n: (-suite.get(n, -1), n))
     parts.append('<h2 id="suite">Suite score</h2><p>Mean of the main scores on the four canonical tracks.</p>')
     parts.append('<table class="sortable" data-zoo="suite"><thead><tr>' + "".join(f"<th>{esc(h)}</th>" for h in ("embedder", "reads", "suite", *CANONICAL_TRACKS)) + "</tr></thead><tbody>")
-    for n in names:
-        mine = {e.track: e for e in entries if e.name == n and e.canonical}
+    for n, suite, mine in _suite_rows(entries):
         first = next(iter(mine.values()))
         link = f'<td data-value="{esc(n)}"><a href="../{esc(first.data["embedder"]["submission"])}">{esc(n)}</a></td>'
-        cells = [link, _cell(_reads(first), _reads(first)), _cell(f"{suite[n]:.3f}" if n in suite else "—", suite.get(n, ""))]
+        cells = [link, _cell(_reads(first), _reads(first)), _cell("—" if suite is None else f"{suite:.3f}", "" if suite is None else suite)]
         cells += [_cell(f"{mine[t].metric('main_score'):.3f}" if t in mine else "—", mine[t].metric("main_score") if t in mine else "") for t in CANONICAL_TRACKS]
         parts.append("<tr>" + "".join(cells) + "</tr>")
     parts.append("</tbody></table>")
