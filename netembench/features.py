@@ -65,6 +65,14 @@ def fill_hidden(x: Tensor, values: Tensor, hidden: Tensor) -> Tensor:
     return torch.where(hidden, filled, values)
 
 
+def region_mean(values: Tensor, region: Tensor) -> Tensor:
+    """Each entry replaced by the mean of its row's entries in the same linear region (`region
+    [B, N]`, indices from 0 along x): a ReLU network's gradient is constant on a region."""
+    sums = torch.zeros_like(values).scatter_add_(1, region, values)
+    counts = torch.zeros_like(values).scatter_add_(1, region, torch.ones_like(values))
+    return (sums / counts.clamp_min(1)).gather(1, region)
+
+
 def mean_fill(values: Tensor, hidden: Tensor) -> Tensor:
     """Each hidden entry becomes the mean of its row's visible entries."""
     visible = (~hidden).to(values.dtype)

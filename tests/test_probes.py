@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from netembench.features import bin_means, fill_hidden, integrate, integrated_profile, mean_fill
+from netembench.features import bin_means, fill_hidden, integrate, integrated_profile, mean_fill, region_mean
 from netembench.probes import PROTOCOL_V1, cloze_mask, draw_probes, evaluation_keys, forward_with_gradients
 from netembench.rng import model_keys
 
@@ -108,6 +108,9 @@ def test_feature_golden_values():
     torch.testing.assert_close(profile, xs**3 - (xs**3).mean(), atol=2e-3, rtol=0)
     bins = bin_means(torch.tensor([[-0.9, -0.8, 0.9]]), torch.tensor([[1.0, 3.0, 5.0]]), n_bins=4)
     torch.testing.assert_close(bins, torch.tensor([[2.0, 3.0, 4.0, 5.0]]))  # empty middle bins interpolated
+    region = torch.tensor([[0, 0, 1, 2, 2, 2], [0, 1, 1, 1, 1, 1]])
+    values = torch.tensor([[1.0, 3.0, 5.0, 0.0, 3.0, 6.0], [7.0, 1.0, 2.0, 3.0, 4.0, 5.0]])
+    torch.testing.assert_close(region_mean(values, region), torch.tensor([[2.0, 2.0, 5.0, 3.0, 3.0, 3.0], [7.0, 3.0, 3.0, 3.0, 3.0, 3.0]]))
 
 
 def test_training_stream_is_fresh_masked_and_deterministic(tiny_zoo):
