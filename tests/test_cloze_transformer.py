@@ -31,6 +31,7 @@ def test_train_checkpoint_eval(tiny_zoo, tmp_path):
     assert ckpt.read_bytes()[:8] != b"PK\x03\x04"  # safetensors, not a zip/pickle
     record = json.loads(log.read_text())
     assert record["steps"] == 6 and record["zoo"] == tiny_zoo.spec.ref and record["validation"]
+    assert 0 <= record["validation"][-1]["probe_accuracy"] <= 1  # the model-selection score, at the end
 
     sub = load_submission(HERE)
     sub.embedder.checkpoints = ckpt.parent
@@ -56,3 +57,31 @@ def test_a_zoo_without_checkpoint_is_skipped(tiny_zoo, tmp_path):
     sub.embedder.checkpoints = tmp_path
     with pytest.raises(Unsupported, match="no cloze_transformer checkpoint for tiny@0.1.0; train one with"):
         evaluate(sub, tiny_zoo, quiet=True)
+
+
+def test_cloze_predictions_are_constant_on_a_region_and_exact_where_visible(tiny_zoo):
+    """A ReLU network's gradient is constant on a linear region: so are the predictions; visible
+    gradients are passed through."""
+    from netembench.training import training_batches
+
+    sub = load_submission(HERE)
+    torch.manual_seed(0)
+    model = importlib.import_module("model")  # the baseline's model.py, on the path since load_submission
+    sub.embedder.model = model.ClozeTransformer(model.Config(d_model=16, n_layers=1, d_ff=32))
+    (view,) = next(training_batches(tiny_zoo, "train", 8))
+    pred = sub.embedder.predict_masked(view.batch)
+    same_region = view.batch.region[:, 1:] == view.batch.region[:, :-1]
+    assert torch.equal(pred[:, 1:][same_region], pred[:, :-1][same_region])
+    visible = ~view.batch.mask
+    assert torch.equal(pred[visible], view.batch.grad[visible]) and view.batch.mask.any()
+
+
+def test_cloze_floors_use_the_harness_draws_and_masks(tiny_zoo):
+    spec = importlib.util.spec_from_file_location("cloze_floor", HERE / "cloze_floor.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    result = module.floors(str(tiny_zoo.path))
+    assert result["zoo"] == tiny_zoo.spec.ref and result["ratio_to_interp"]["interp"] == 1.0
+    assert all(v > 0 for v in result["pooled_nmse"].values())
+    harness = evaluate(load_submission(HERE.parent / "interp"), tiny_zoo, quiet=True)["metrics"]
+    assert result["pooled_nmse"]["interp"] == pytest.approx(harness["interp_nmse_pooled"]["mean"], rel=1e-9)

@@ -55,10 +55,10 @@ class ClozeTransformerEmbedder:
         return self.model.parameters() if self.model is not None else iter(())
 
     def embed(self, batch):
-        return self.model(batch.x, batch.grad, batch.mask)[1]
+        return self.model.embed(batch.x, batch.grad, batch.mask)
 
     def predict_masked(self, batch):
-        return self.model(batch.x, batch.grad, batch.mask)[0]
+        return self.model.cloze(batch.x, batch.grad, batch.mask, batch.region)
 
 
 def load_embedder() -> ClozeTransformerEmbedder:

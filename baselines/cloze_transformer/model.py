@@ -1,11 +1,16 @@
 """The cloze transformer: a small pre-norm transformer over probe points, read top to bottom.
 
-Each of the N sorted probe points of a model is a token built from (x, dy/dx or MASK) and a few
-exact features of the visible gradients; a CLS token is prepended. Two heads:
-- a cloze head on the point tokens predicts dy/dx where it was hidden (the research note's task);
-- the CLS output is the embedding; a small projection of it is trained contrastively (InfoNCE)
-  between two independent probe draws of the same model, which is what makes the embedding
-  useful — a CLS trained through the cloze loss alone barely beats an untrained network.
+Each of the N sorted probe points of a model is a token built from (x, dy/dx or MASK), a few exact
+features of the visible gradients and, for the cloze task only, where its linear region starts and
+ends; a CLS token is prepended. One transformer, two uses:
+- cloze (`cloze`): a head on the point tokens predicts a correction to neighbour interpolation of
+  the hidden gradients, averaged over each linear region (a ReLU network's gradient is constant on
+  one). Region boundaries mark the network's kinks, which makes the cloze far easier;
+- embedding (`embed`): the CLS state of a *region-blind* pass (the boundary features zeroed). Kink
+  positions are a fingerprint of the individual network, not of its task: an embedding that sees
+  them learns to tell seeds apart instead of tasks. Two objectives shape it: InfoNCE between two
+  independent probe draws of the same network (which the prototype found essential), and decoding
+  the other draw's gradients from the CLS alone, which makes it a code of the whole function.
 Self-supervised: nothing here sees task ids, families or coefficients.
 """
 
@@ -17,9 +22,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from netembench.features import fill_hidden, integrate
+from netembench.features import fill_hidden, integrate, region_mean
 
-N_FEATURES = 7
+N_FEATURES = 9
 
 
 @dataclass(frozen=True)
@@ -29,16 +34,18 @@ class Config:
     n_heads: int = 4
     d_ff: int = 128
     proj_dim: int = 64
+    n_knots: int = 33  # the function decoder's piecewise-linear basis on [-1, 1]
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
 
 
-def token_features(x: Tensor, grad: Tensor, mask: Tensor) -> Tensor:
+def token_features(x: Tensor, grad: Tensor, mask: Tensor, region: Tensor | None) -> Tensor:
     """Per-point features `[B, N, N_FEATURES]`, all computable from visible gradients alone:
     x, the visible gradient (0 if hidden), the mask flag, the interpolated gradient, the
-    reconstructed function (integral of the interpolated gradient, mean removed), and the gaps to
-    the neighbouring points."""
+    reconstructed function (integral of the interpolated gradient, mean removed), the gaps to
+    the neighbouring points, and whether the point starts or ends its linear region (both 0 when
+    `region` is None: region-blind)."""
     visible = grad.masked_fill(mask, 0.0)
     filled = fill_hidden(x, visible, mask)
     f = integrate(x, filled)
@@ -46,7 +53,12 @@ def token_features(x: Tensor, grad: Tensor, mask: Tensor) -> Tensor:
     n = x.shape[1]
     gap_prev = torch.cat([x[:, :1] + 1.0, x[:, 1:] - x[:, :-1]], 1) * n / 2
     gap_next = torch.cat([x[:, 1:] - x[:, :-1], 1.0 - x[:, -1:]], 1) * n / 2
-    return torch.stack([x, visible / 2, mask.float(), filled / 2, f * 4, gap_prev, gap_next], dim=-1)
+    if region is None:
+        starts = ends = torch.zeros_like(x)
+    else:
+        change = (region[:, 1:] != region[:, :-1]).to(x.dtype)
+        starts, ends = F.pad(change, (1, 0), value=1.0), F.pad(change, (0, 1), value=1.0)
+    return torch.stack([x, visible / 2, mask.float(), filled / 2, f * 4, gap_prev, gap_next, starts, ends], dim=-1)
 
 
 class Block(nn.Module):
@@ -79,17 +91,35 @@ class ClozeTransformer(nn.Module):
         self.norm = nn.LayerNorm(cfg.d_model)
         self.cloze_head = nn.Linear(cfg.d_model, 1)
         self.projection = nn.Sequential(nn.Linear(cfg.d_model, cfg.d_model), nn.GELU(), nn.Linear(cfg.d_model, cfg.proj_dim))
+        self.decoder = nn.Linear(cfg.d_model, cfg.n_knots)
 
-    def forward(self, x: Tensor, grad: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
-        """(predicted dy/dx at every point `[B, N]`, CLS embedding `[B, d_model]`)."""
-        h = self.tokens(token_features(x, grad, mask))
+    def encode(self, x: Tensor, grad: Tensor, mask: Tensor, region: Tensor | None) -> Tensor:
+        """Final hidden states `[B, 1 + N, d_model]` (CLS first); `region=None` is region-blind."""
+        h = self.tokens(token_features(x, grad, mask, region))
         h = torch.cat([self.cls.expand(h.shape[0], -1, -1), h], dim=1)
         for block in self.blocks:
             h = block(h)
-        h = self.norm(h)
-        # The cloze head predicts a correction to neighbour interpolation (token feature 3).
-        interpolated = fill_hidden(x, grad.masked_fill(mask, 0.0), mask)
-        return interpolated + self.cloze_head(h[:, 1:])[..., 0], h[:, 0]
+        return self.norm(h)
+
+    def embed(self, x: Tensor, grad: Tensor, mask: Tensor) -> Tensor:
+        """The embedding `[B, d_model]`: the CLS state of a region-blind pass."""
+        return self.encode(x, grad, mask, None)[:, 0]
+
+    def cloze(self, x: Tensor, grad: Tensor, mask: Tensor, region: Tensor) -> Tensor:
+        """dy/dx at every point `[B, N]`: predicted where `mask` hides it (one value per hidden
+        region, as the cloze mask hides whole regions), passed through where visible."""
+        h = self.encode(x, grad, mask, region)
+        visible = grad.masked_fill(mask, 0.0)
+        pred = region_mean(fill_hidden(x, visible, mask) + self.cloze_head(h[:, 1:])[..., 0], region)
+        return torch.where(mask, pred, visible)
+
+    def decode(self, cls: Tensor, x: Tensor) -> Tensor:
+        """dy/dx at any points `x [B, Q]` read from the CLS embedding alone: a linear map to the
+        values of a piecewise-linear function at `n_knots` even knots. It makes the CLS a code of the
+        whole gradient function, not just of what tells two draws apart."""
+        knots = torch.linspace(-1.0, 1.0, self.cfg.n_knots, device=x.device)
+        hats = (1.0 - (x[..., None] - knots).abs() * (self.cfg.n_knots - 1) / 2.0).clamp_min(0.0)
+        return (hats * self.decoder(cls)[:, None, :]).sum(-1)
 
 
 def cloze_loss(pred: Tensor, target: Tensor, mask: Tensor) -> Tensor:

@@ -37,12 +37,17 @@ def main() -> None:
     model = load_checkpoint(HERE / "checkpoints" / f"{zoo.spec.ref}.safetensors")
     log = json.loads((HERE / "logs" / f"{zoo.spec.ref}.json").read_text())
 
-    fig, ax = plt.subplots(1, 2, figsize=(10, 3.5))
-    for key, axis in (("cloze", ax[0]), ("nce", ax[1])):
+    titles = {"cloze": "cloze loss (NMSE on masked points)", "nce": "InfoNCE loss", "decode": "CLS decoding loss (NMSE)"}
+    keys = [k for k in titles if k in log["train"][0]]
+    fig, ax = plt.subplots(1, len(keys) + 1, figsize=(4 * len(keys) + 4, 3.5))
+    for key, axis in zip(keys, ax):
         axis.plot([r["step"] for r in log["train"]], [r[key] for r in log["train"]], label="train", lw=0.8)
         axis.plot([r["step"] for r in log["validation"]], [r[key] for r in log["validation"]], "o-", label="validation")
-        axis.set(title={"cloze": "cloze loss (NMSE on masked points)", "nce": "InfoNCE loss"}[key], xlabel="step")
+        axis.set(title=titles[key], xlabel="step", yscale="log")
         axis.legend()
+    scored = [r for r in log["validation"] if "probe_accuracy" in r]
+    ax[-1].plot([r["step"] for r in scored], [r["probe_accuracy"] for r in scored], "o-", color="tab:green")
+    ax[-1].set(title="validation probe accuracy", xlabel="step", ylim=(0, 1))
     fig.suptitle(f"cloze_transformer on {zoo.spec.ref}")
     fig.tight_layout()
     fig.savefig(out / f"{zoo.spec.name}-training.png", dpi=100)
@@ -52,8 +57,8 @@ def main() -> None:
     ids = torch.as_tensor(group.table["model_id"])
     probes = draw_probes(zoo.population(group), ids, evaluation_keys(zoo.fingerprint, ids, 0))
     with torch.no_grad():
-        emb = model(probes.x, probes.grad, torch.zeros_like(probes.mask))[1].numpy()
-        pred = model(probes.x, probes.grad.masked_fill(probes.mask, 0.0), probes.mask)[0].numpy()
+        emb = model.embed(probes.x, probes.grad, torch.zeros_like(probes.mask)).numpy()
+        pred = model.cloze(probes.x, probes.grad.masked_fill(probes.mask, 0.0), probes.mask, probes.region).numpy()
     centred = emb - emb.mean(0)
     coords = centred @ np.linalg.svd(centred, full_matrices=False)[2][:2].T
     fig, ax = plt.subplots(figsize=(6, 5))
