@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from netembench.features import fill_hidden, region_mean
-from netembench.metrics import ClozeTally
+from netembench.features import region_mean
+from netembench.metrics import ClozeTally, reference_predictions
 from netembench.probes import PROTOCOL_V1, draw_probes, evaluation_keys
 from netembench.registry import load_zoo
 from netembench.tasks import N_COEF
@@ -57,7 +57,7 @@ def floors(zoo_name: str, cache: str | None = None) -> dict:
             x, truth, hidden = probes.x.double(), probes.grad.double(), probes.mask
             derivative = task_derivative(coefs[torch.as_tensor(group.table["task_id"])], x)
             predictions = {
-                "interp": fill_hidden(x, truth.masked_fill(hidden, 0.0), hidden),
+                "interp": reference_predictions(x, truth.masked_fill(hidden, 0.0), hidden)["interp"],
                 "task_derivative": derivative,
                 "task_region_mean": region_mean(derivative, probes.region),
                 "cubic_fit": cubic_fit(x, truth, hidden),
