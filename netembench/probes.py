@@ -14,21 +14,22 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from netembench import rng
+from netembench import exact, rng
 from netembench.population import Population
 
 
 @torch.no_grad()
 def forward_with_gradients(pop: Population, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-    """(`y`, `dy/dx`, `region`) at inputs `x [M, N]` (sorted per row for `region` to be runs)."""
-    h = torch.addcmul(pop.biases[0][:, None, :], x[..., None], pop.weights[0][:, None, :, 0])
+    """(`y`, `dy/dx`, `region`) at inputs `x [M, N]` (sorted per row for `region` to be runs).
+    Bit-identical on every machine (`exact.matmul`), so every CPU shows an embedder the same probes."""
+    h = (x[..., None] * pop.weights[0][:, None, :, 0]).add_(pop.biases[0][:, None, :])
     tangent = pop.weights[0][:, None, :, 0].expand_as(h)
     changed = torch.zeros(x.shape, dtype=torch.bool, device=x.device)
     for w, b in zip(pop.weights[1:], pop.biases[1:]):
         active = h > 0
         changed[:, 1:] |= (active[:, 1:] != active[:, :-1]).any(-1)
-        h = torch.baddbmm(b[:, None, :], h.clamp_(min=0), w.transpose(1, 2))
-        tangent = torch.bmm(tangent * active, w.transpose(1, 2))
+        h = exact.matmul(h.clamp_(min=0), w.transpose(1, 2)).add_(b[:, None, :])
+        tangent = exact.matmul(tangent * active, w.transpose(1, 2))
     region = torch.cumsum(changed.to(torch.int64), dim=1)
     return h[..., 0], tangent[..., 0], region
 

@@ -8,30 +8,57 @@ any two tasks (labels of near-duplicate tasks would be meaningless) and record t
 from __future__ import annotations
 
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import ClassVar
 
 import numpy as np
 from numpy.polynomial import chebyshev as C
-from numpy.polynomial import polynomial as P
 
 MAX_DEGREE = 4
 N_COEF = MAX_DEGREE + 1
-GRID = np.linspace(-1.0, 1.0, 1025)  # the dense grid on which distances and fits are measured
+# The dense grid on which distances and fits are measured: k / 512, exact binary fractions.
+GRID = np.arange(-512, 513, dtype=np.float64) / 512.0
+
+# Tasks are part of a zoo's identity, so every number here is computed with elementwise IEEE
+# arithmetic in a fixed order: no BLAS (`@`, `convolve`), no LAPACK (`polyroots`), no SIMD math
+# library (`**`), whose results differ between CPUs.
 
 
 class TaskSamplingError(RuntimeError):
     """The rejection sampler could not meet its distance constraints."""
 
 
+def _horner(coef: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Values of polynomials `coef [..., K]` (low -> high) at `x` (broadcast against `coef[..., 0]`)."""
+    y = np.zeros(np.broadcast_shapes(coef.shape[:-1], np.shape(x))) + coef[..., -1]
+    for k in range(coef.shape[-1] - 2, -1, -1):
+        y = y * x + coef[..., k]
+    return y
+
+
+def _derivative_roots(coef: np.ndarray, grid_points: int = 2049, iterations: int = 64) -> np.ndarray:
+    """Sign changes of p' inside [-1, 1], refined by bisection: the interior extrema of p."""
+    deriv = coef[1:] * np.arange(1, len(coef))
+    x = np.arange(grid_points, dtype=np.float64) / ((grid_points - 1) / 2) - 1.0
+    v = _horner(deriv, x)
+    bracket = np.flatnonzero(np.sign(v[:-1]) * np.sign(v[1:]) < 0)
+    lo, hi = x[bracket], x[bracket + 1]
+    lo_sign = np.sign(v[bracket])
+    for _ in range(iterations):
+        mid = (lo + hi) * 0.5
+        same = np.sign(_horner(deriv, mid)) == lo_sign
+        lo, hi = np.where(same, mid, lo), np.where(same, hi, mid)
+    return np.concatenate([(lo + hi) * 0.5, x[np.flatnonzero(v == 0)]])
+
+
 def normalise(coef: np.ndarray) -> np.ndarray:
-    """Shift and scale monomial coefficients to zero mean and unit range over [-1, 1] (exact)."""
+    """Shift and scale monomial coefficients to zero mean and unit range (max - min) over [-1, 1]."""
     coef = np.asarray(coef, dtype=np.float64)
-    integral = P.polyint(coef)
-    mean = (P.polyval(1.0, integral) - P.polyval(-1.0, integral)) / 2.0
-    critical = P.polyroots(P.polyder(coef)) if len(np.trim_zeros(coef, "b")) > 2 else np.array([])
-    critical = critical[np.abs(critical.imag) < 1e-9].real
-    points = np.concatenate([[-1.0, 1.0], critical[np.abs(critical) <= 1.0]])
-    values = P.polyval(points, coef)
+    mean = 0.0
+    for k in range(0, len(coef), 2):  # the mean of x^k over [-1, 1] is 1 / (k + 1) for even k
+        mean = mean + coef[k] / (k + 1)
+    points = np.concatenate([[-1.0, 1.0], _derivative_roots(coef)])
+    values = _horner(coef, points)
     span = values.max() - values.min()
     if span <= 1e-12:
         raise TaskSamplingError("cannot normalise a constant polynomial")
@@ -40,17 +67,44 @@ def normalise(coef: np.ndarray) -> np.ndarray:
     return out / span
 
 
+def from_roots(roots: np.ndarray) -> np.ndarray:
+    """Monomial coefficients (low -> high, padded to N_COEF) of the monic polynomial with `roots`."""
+    coef = np.zeros(N_COEF)
+    coef[0] = 1.0
+    for r in roots:
+        coef = np.concatenate([[0.0], coef[:-1]]) - r * coef
+    return coef
+
+
 def evaluate(coef: np.ndarray, x: np.ndarray) -> np.ndarray:
     """Values of `[T, N_COEF]` monomial polynomials at points `x`: `[T, len(x)]`."""
-    powers = np.asarray(x, dtype=np.float64)[None, :] ** np.arange(N_COEF)[:, None]
-    return np.asarray(coef, dtype=np.float64) @ powers
+    return _horner(np.asarray(coef, dtype=np.float64)[:, None, :], np.asarray(x, dtype=np.float64)[None, :])
+
+
+def _grid_gram() -> np.ndarray:
+    """G[i, j] = mean over GRID of x^(i + j), exact rationals rounded once to float64."""
+    k = range(-512, 513)
+    moments = [Fraction(sum(j**p for j in k), 512**p * len(k)) for p in range(2 * N_COEF - 1)]
+    return np.array([[float(moments[i + j]) for j in range(N_COEF)] for i in range(N_COEF)])
+
+
+GRAM = _grid_gram()
+
+
+def _sq_distances(diff: np.ndarray) -> np.ndarray:
+    """Mean squared difference on GRID of polynomials whose coefficient differences are `diff
+    [..., N_COEF]`: the quadratic form diff' G diff, summed in a fixed order."""
+    total = np.zeros(diff.shape[:-1])
+    for i in range(N_COEF):
+        total = total + diff[..., i] * diff[..., i] * GRAM[i, i]
+        for j in range(i + 1, N_COEF):
+            total = total + diff[..., i] * diff[..., j] * (2.0 * GRAM[i, j])
+    return np.maximum(total, 0.0)
 
 
 def rms_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Pairwise RMS distance on `GRID` between two stacks of tasks: `[len(a), len(b)]`."""
-    va, vb = evaluate(a, GRID), evaluate(b, GRID)
-    sq = (va**2).mean(1)[:, None] + (vb**2).mean(1)[None, :] - 2.0 * va @ vb.T / GRID.size
-    return np.sqrt(np.clip(sq, 0.0, None))
+    return np.sqrt(_sq_distances(np.asarray(a)[:, None, :] - np.asarray(b)[None, :, :]))
 
 
 @dataclass(frozen=True)
@@ -85,31 +139,22 @@ def _root_polynomial(rng: np.random.Generator, degrees: tuple[int, ...], root_ra
     degree = int(rng.choice(degrees))
     roots = rng.uniform(-root_range, root_range, size=degree)
     sign = rng.choice([-1.0, 1.0])
-    coef = np.zeros(N_COEF)
-    coef[: degree + 1] = sign * P.polyfromroots(roots)
-    return normalise(coef)
+    return normalise(sign * from_roots(roots))
 
 
 class _Accepted:
-    """Accepted tasks and their grid values, for fast distance checks during rejection."""
+    """Accepted tasks, for distance checks during rejection."""
 
-    def __init__(self, capacity: int) -> None:
-        self.coef: list[np.ndarray] = []
-        self.values = np.empty((capacity, GRID.size))
-        self.sq_norms = np.empty(capacity)
+    def __init__(self) -> None:
+        self.coef = np.empty((0, N_COEF))
 
     def distance_to(self, coef: np.ndarray) -> float:
-        n = len(self.coef)
-        if n == 0:
+        if not len(self.coef):
             return np.inf
-        v = evaluate(coef[None], GRID)[0]
-        sq = self.sq_norms[:n] + v @ v - 2.0 * (self.values[:n] @ v)
-        return float(np.sqrt(max(sq.min(), 0.0) / GRID.size))
+        return float(np.sqrt(_sq_distances(self.coef - coef).min()))
 
     def add(self, coef: np.ndarray) -> None:
-        v = evaluate(coef[None], GRID)[0]
-        self.values[len(self.coef)], self.sq_norms[len(self.coef)] = v, v @ v
-        self.coef.append(coef)
+        self.coef = np.concatenate([self.coef, coef[None]])
 
 
 def _draw_until(draw, accepted: _Accepted, min_distance: float, what: str, max_attempts: int) -> np.ndarray:
@@ -138,7 +183,7 @@ class SeparatedFamily:
     def sample(self, seed: int) -> TaskSet:
         rng = np.random.default_rng([seed, 0x7A5C])
         total = self.n_tasks + self.n_unseen
-        accepted = _Accepted(total)
+        accepted = _Accepted()
         for i in range(total):
             accepted.add(
                 _draw_until(
@@ -146,8 +191,7 @@ class SeparatedFamily:
                     accepted, self.min_distance, f"task {i} of {total}", self.max_attempts,
                 )
             )
-        coef = np.stack(accepted.coef)
-        return _task_set(coef, np.arange(total), np.arange(total) >= self.n_tasks)
+        return _task_set(accepted.coef, np.arange(total), np.arange(total) >= self.n_tasks)
 
 
 @dataclass(frozen=True)
@@ -175,12 +219,11 @@ class FineFamily:
         rng = np.random.default_rng([seed, 0xF1E])
         draw = lambda: _root_polynomial(rng, self.degrees, self.root_range)  # noqa: E731
         n_bases = self.n_families + self.n_unseen_families
-        bases = _Accepted(n_bases)
+        bases = _Accepted()
         for f in range(n_bases):
             bases.add(_draw_until(draw, bases, self.base_min_distance, f"family base {f}", self.max_attempts))
 
-        n_tasks = (self.n_families + self.n_unseen_families) * self.n_variants + self.n_families * self.n_unseen_variants
-        tasks, families, unseen = _Accepted(n_tasks), [], []
+        tasks, families, unseen = _Accepted(), [], []
 
         def add_variants(family: int, count: int, held_out: bool) -> None:
             base = bases.coef[family]
@@ -196,7 +239,7 @@ class FineFamily:
             add_variants(f, self.n_unseen_variants, True)
         for f in range(self.n_families, n_bases):
             add_variants(f, self.n_variants, True)
-        return _task_set(np.stack(tasks.coef), np.array(families), np.array(unseen))
+        return _task_set(tasks.coef, np.array(families), np.array(unseen))
 
 
 def _task_set(coef: np.ndarray, family: np.ndarray, unseen: np.ndarray) -> TaskSet:

@@ -29,14 +29,19 @@ def test_uniform_streams_are_deterministic_and_composition_free():
 
 
 def test_vectorised_training_equals_per_model_reference():
+    """At float32 precision the hand-written batched trainer is plain torch training; at the
+    default bfloat16-like matmul precision it stays within 3e-3 of it over 25 steps at lr 1e-2."""
     arch, cfg = Arch.parse("1-8-8-1"), TrainConfig(steps=25, batch_size=16)
     keys = rng.model_keys(5, torch.arange(3))
     coef = torch.as_tensor(SeparatedFamily(n_tasks=3).sample(0).coef)
-    pop = train_population(arch, coef, keys, cfg)
+    full = train_population(arch, coef, keys, cfg, matmul_bits=24)
+    default = train_population(arch, coef, keys, cfg)
     for m in range(3):
         ref = train_one_reference(arch, coef[m], keys[m], cfg)
-        for a, b in zip(pop.weights + pop.biases, ref.weights + ref.biases):
-            torch.testing.assert_close(a[m], b[0], rtol=1e-5, atol=1e-6)
+        for a, b, c in zip(full.weights + full.biases, default.weights + default.biases, ref.weights + ref.biases):
+            torch.testing.assert_close(a[m], c[0], rtol=1e-5, atol=1e-6)
+            torch.testing.assert_close(b[m], c[0], rtol=0, atol=3e-3)
+            assert not torch.equal(b[m], c[0])  # the precision really is lower
 
 
 def test_a_model_does_not_depend_on_its_population():
@@ -45,8 +50,8 @@ def test_a_model_does_not_depend_on_its_population():
     coef = torch.as_tensor(SeparatedFamily(n_tasks=6).sample(0).coef)
     full = train_population(arch, coef, keys, cfg)
     part = train_population(arch, coef[[4, 1]], keys[[4, 1]], cfg)
-    for a, b in zip(full.weights, part.weights):
-        torch.testing.assert_close(a[[4, 1]], b, rtol=1e-6, atol=1e-7)
+    for a, b in zip(full.weights + full.biases, part.weights + part.biases):
+        assert torch.equal(a[[4, 1]], b)  # bit for bit: exact arithmetic has no batch effects
 
 
 def test_training_fits_the_tasks():
