@@ -11,11 +11,13 @@ from tqdm.auto import tqdm
 from netembench import __version__, rng
 from netembench.card import render_card
 from netembench.population import Arch, Population, fit_rel_mse, train_population
+from netembench.shards import Shard, current_shard
 from netembench.spec import ZooSpec
 from netembench.store import (
     FORMAT_VERSION,
     Zoo,
     atomic_folder,
+    check_output,
     coefficient_columns,
     save_safetensors,
     write_manifest,
@@ -29,36 +31,50 @@ def spec_salt(spec: ZooSpec) -> int:
 
 
 def build_zoo(spec: ZooSpec, out: str | Path, device: str = "cpu", overwrite: bool = False, quiet: bool = False) -> Zoo:
-    """Train and write the zoo `spec` describes into `out`; nothing appears at `out` unless it completes."""
+    """Train and write the zoo `spec` describes into `out`; nothing appears at `out` unless it
+    completes. Under torchrun the models are shared out across ranks and rank 0 writes (`shards`)."""
     out = Path(out)
     device = torch.device(device)
     if device.type == "cuda" and not torch.cuda.is_available():
         raise RuntimeError("--device cuda was asked for but CUDA is not available; use --device cpu")
-    with atomic_folder(out, overwrite) as tmp:
-        tasks = spec.sample_tasks()
-        models = spec.models(tasks)
-        keys = rng.model_keys(spec_salt(spec), torch.as_tensor(models["model_id"]))
-        n_models = len(models["model_id"])
-        fits = np.zeros(n_models)
-        populations: dict[str, Population] = {}
-        bar = tqdm(total=len(spec.archs) * spec.training.steps, desc=f"train {spec.ref}", unit="step", disable=True if quiet else None)
-        for arch in spec.archs:
-            rows = np.flatnonzero(models["arch"] == arch)
-            bar.set_postfix(arch=arch, models=len(rows))
-            coef = torch.as_tensor(tasks.coef[models["task_id"][rows]])
-            pop = train_population(Arch.parse(arch), coef, keys[rows].to(device), spec.training, progress=bar.update)
-            fits[rows] = fit_rel_mse(pop, coef).numpy()
-            populations[arch] = pop.to("cpu")
-        bar.close()
-        models["shard"], models["row"] = _write_shards(tmp, spec, models, populations)
-        models["train_rel_mse"] = fits
-        _write_tables(tmp, spec, tasks, models)
-        info = _build_info(spec, tasks, models, device)
-        # Distribution fields are not part of a zoo: recording its fingerprint must not change it.
-        (tmp / "spec.toml").write_text(spec.replace(reference_fingerprint="", hub_repo="").to_toml())
-        (tmp / "README.md").write_text(render_card(spec, tasks, models, info))
-        write_manifest(tmp, info)
+    check_output(out, overwrite)
+    shard, device = current_shard(device)
+    tasks = spec.sample_tasks()
+    models = spec.models(tasks)
+    populations, models["train_rel_mse"] = _train(spec, tasks, models, device, shard, quiet)
+    if shard.leader:
+        with atomic_folder(out, overwrite) as tmp:
+            models["shard"], models["row"] = _write_shards(tmp, spec, models, populations)
+            _write_tables(tmp, spec, tasks, models)
+            info = _build_info(spec, tasks, models, device)
+            # Distribution fields are not part of a zoo: recording its fingerprint must not change it.
+            (tmp / "spec.toml").write_text(spec.content_spec().to_toml())
+            (tmp / "README.md").write_text(render_card(spec, tasks, models, info))
+            write_manifest(tmp, info)
+    shard.barrier()
     return Zoo(out)
+
+
+def _train(spec: ZooSpec, tasks, models: dict[str, np.ndarray], device: torch.device, shard: Shard,
+           quiet: bool) -> tuple[dict[str, Population], np.ndarray]:
+    """Every architecture's trained population (on the CPU) and every model's fit, in table order."""
+    keys = rng.model_keys(spec_salt(spec), torch.as_tensor(models["model_id"]))
+    fits = np.zeros(len(models["model_id"]))
+    populations: dict[str, Population] = {}
+    bar = tqdm(total=len(spec.archs) * spec.training.steps, desc=f"train {spec.ref}", unit="step",
+               disable=True if quiet or not shard.leader else None)
+    for arch in spec.archs:
+        rows = np.flatnonzero(models["arch"] == arch)
+        mine = shard.share(rows)
+        bar.set_postfix(arch=arch, models=len(rows))
+        coef = torch.as_tensor(tasks.coef[models["task_id"][mine]])
+        pop = train_population(Arch.parse(arch), coef, keys[mine].to(device), spec.training, progress=bar.update)
+        fit = fit_rel_mse(pop, coef).to(torch.float64)
+        tensors = {k: shard.gather(v, len(rows)).cpu() for k, v in pop.state_dict().items()}
+        populations[arch] = Population.from_state_dict(pop.arch, tensors)
+        fits[rows] = shard.gather(fit.to(device), len(rows)).cpu().numpy()
+    bar.close()
+    return populations, fits
 
 
 def _write_shards(folder: Path, spec: ZooSpec, models: dict[str, np.ndarray], pops: dict[str, Population]):

@@ -1,5 +1,5 @@
 """The dataset card (README.md) of a zoo: complete for the Hugging Face Hub, and deterministic
-(no dates), because it is part of the zoo's fingerprint."""
+(no dates), because its checksum is in the zoo's manifest."""
 
 from __future__ import annotations
 
@@ -122,8 +122,10 @@ meta = datasets.load_dataset("<this folder or hub repository>")   # metadata, on
 
 Generated deterministically from `spec.toml` (seed {spec.seed}) by netembench {gen["netembench"]}
 (zoo format {gen["format_version"]}) with torch {gen["torch"]} on {gen["device"]}:
-`netembench zoo build {spec.ref}`. `manifest.json` lists the sha256 of every file; the zoo's
-fingerprint is the sha256 of `manifest.json`.
+`netembench zoo build {spec.ref}`, which gives the same content on every x86-64 CPU and thread
+count. The zoo's identity is its **content fingerprint** (`content_fingerprint` in `manifest.json`):
+a hash of the spec, every table value and every tensor, independent of file-writer metadata. The
+manifest's per-file sha256 checksums guard the integrity of a copy.
 
 ## License and citation
 

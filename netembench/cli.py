@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -25,8 +26,11 @@ def _zoo_build(args: argparse.Namespace) -> None:
     out = Path(args.out) if args.out else cached_path(spec, args.cache_dir)
     start = time.perf_counter()
     zoo = build_zoo(spec, out, device=args.device, overwrite=args.overwrite, quiet=args.quiet)
+    if os.environ.get("RANK", "0") != "0":  # under torchrun, rank 0 reports
+        return
     print(f"built {spec.ref} in {time.perf_counter() - start:.1f} s: {zoo.path}")
     print(f"fingerprint {zoo.fingerprint}")
+    _note(zoo.canonical_note())
 
 
 def _zoo_info(args: argparse.Namespace) -> None:
@@ -36,13 +40,20 @@ def _zoo_info(args: argparse.Namespace) -> None:
     m = zoo.manifest
     print(f"zoo          {zoo.spec.ref}")
     print(f"path         {zoo.path}")
-    print(f"fingerprint  {zoo.fingerprint}")
+    print(f"fingerprint  {zoo.fingerprint} (content)")
+    _note(zoo.canonical_note())
     print(f"generator    netembench {m['generator']['netembench']}, torch {m['generator']['torch']} on {m['generator']['device']}")
     print(f"tasks        {m['tasks']['count']} ({m['tasks']['unseen']} unseen), min pairwise RMS distance {m['tasks']['min_distance']:.4f}")
     print("models       " + ", ".join(f"{s} {n}" for s, n in m["models"].items()))
     print("fit (relative MSE on a 1025-point grid):")
     for arch, f in m["fit"].items():
         print(f"  {arch:<14} {f['models']:>6} models   median {f['median_rel_mse']:.2e}   worst {f['max_rel_mse']:.2e}")
+
+
+def _note(line: str | None) -> None:
+    """A zoo's one-line status note (not canonical, superseded), on stderr: it is not progress."""
+    if line:
+        print(line, file=sys.stderr)
 
 
 def _zoo_verify(args: argparse.Namespace) -> None:
@@ -76,15 +87,17 @@ def _zoo_plot(args: argparse.Namespace) -> None:
 def _zoo_list(args: argparse.Namespace) -> None:
     from netembench.registry import cache_dir, cached_zoos
     from netembench.spec import canonical_specs
+    from netembench.store import reference_note
 
     cached = cached_zoos(args.cache_dir)
+    specs = canonical_specs()
     print(f"cache: {cache_dir(args.cache_dir)}")
-    for ref in canonical_specs():
-        folders = [str(f) for r, f in cached if r == ref]
-        print(f"  {ref:<22} {'cached: ' + ', '.join(folders) if folders else 'not cached'}")
-    for ref, folder in cached:
-        if ref not in canonical_specs():
-            print(f"  {ref:<22} cached: {folder}")
+    for ref, spec in specs.items():
+        status = f"superseded by {spec.superseded_by}" if spec.superseded_by else "current"
+        print(f"  {ref:<22} {status:<22} {'cached' if any(r == ref for r, _, _ in cached) else 'not cached'}")
+    for ref, folder, fingerprint in cached:
+        note = reference_note(ref, fingerprint)
+        print(f"  {ref:<22} {folder}" + (f"\n    {note}" if note else "  (reference build)" if ref in specs else ""))
 
 
 def _zoo_download(args: argparse.Namespace) -> None:
@@ -102,8 +115,8 @@ def _zoo_push(args: argparse.Namespace) -> None:
     from netembench.registry import load_zoo
 
     zoo = load_zoo(args.zoo, cache=args.cache_dir)
-    commit = push_zoo(zoo, args.repo_id, tag=args.tag, private=args.private)
-    print(f"pushed {zoo.spec.ref} to {args.repo_id} at {commit}, tagged {args.tag or 'v' + zoo.version}")
+    repo, commit = push_zoo(zoo, args.repo_id, tag=args.tag, private=args.private)
+    print(f"pushed {zoo.spec.ref} (content {zoo.fingerprint[:12]}) to {repo} at {commit}, tagged {args.tag or 'v' + zoo.version}")
 
 
 def _zoo_remove(args: argparse.Namespace) -> None:
@@ -124,6 +137,8 @@ def _eval(args: argparse.Namespace) -> None:
         raise CommandError("--out names one result file; with several zoos or submissions use --results-dir")
     submissions = [load_submission(s) for s in args.submission]
     loaded = [load_zoo(ref, cache=args.cache_dir, build_if_missing=True, device=args.device, quiet=args.quiet) for ref in zoos]
+    for zoo in loaded:
+        _note(zoo.canonical_note())
     jobs = [(s, z, Path(args.out) if args.out else default_path(args.results_dir, s.name, z)) for z in loaded for s in submissions]
     for _, _, path in jobs:
         if path.exists() and not args.overwrite:
@@ -227,9 +242,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("download", _zoo_download, "download a zoo from the hub (verified, cached) or resolve a name")
     p.add_argument("zoo", help="org/name[@revision], or a canonical name such as poly-seed@1.0.0")
     p.add_argument("--split", action="append", help="download only this split (repeatable)")
-    p = add("push", _zoo_push, "verify a zoo, upload it to a hub dataset repository and tag it")
+    p = add("push", _zoo_push, "release a zoo: verify it, upload it to a hub dataset repository in one commit, tag it")
     p.add_argument("zoo", help="zoo folder or name")
-    p.add_argument("repo_id", help="org/name")
+    p.add_argument("repo_id", nargs="?", help="org/name (default: the spec's hub_repo, which takes only the reference build)")
     p.add_argument("--tag", help="tag for the commit (default v<zoo version>)")
     p.add_argument("--private", action="store_true")
     add("list", _zoo_list, "list canonical zoos and what the cache holds")

@@ -81,10 +81,22 @@ class Submission:
         return int(getattr(self.embedder, "n_params", 0))
 
     def source_hash(self) -> str:
+        """sha256 of the files that decide the submission's outputs: code, checkpoints and data,
+        not documentation (model cards, figures, logs), so editing a card keeps its results valid."""
         digest = hashlib.sha256()
-        for path in sorted(self.files):
+        root = Path(os.path.commonpath([str(p) for p in self.files])) if self.files else Path()
+        for path in sorted(p for p in self.files if not _is_documentation(p, root)):
             digest.update(path.name.encode() + b"\0" + path.read_bytes())
         return digest.hexdigest()
+
+
+DOCUMENTATION_SUFFIXES = (".md", ".png", ".jpg", ".jpeg", ".svg", ".pdf", ".txt")
+DOCUMENTATION_FOLDERS = ("figures", "logs")
+
+
+def _is_documentation(path: Path, root: Path) -> bool:
+    inside = path.relative_to(root).parts if path != root else ()
+    return path.suffix.lower() in DOCUMENTATION_SUFFIXES or any(part in DOCUMENTATION_FOLDERS for part in inside)
 
 
 def load_submission(ref: str | Path) -> Submission:

@@ -15,6 +15,8 @@ import os
 import re
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from netembench.store import Zoo, ZooError, ZooIntegrityError, split_files, verify_zoo
@@ -150,19 +152,71 @@ def open_cached(folder: Path) -> Zoo:
         raise ZooIntegrityError(f"{err} (the cached copy was modified on disk: remove it with 'netembench zoo remove' and download again)") from None
 
 
-def push_zoo(zoo: Zoo, repo_id: str, tag: str | None = None, private: bool = False) -> str:
-    """Verify, upload the folder as a dataset repository, and tag the commit (default `v<version>`)."""
-    from huggingface_hub import HfApi
+def push_zoo(zoo: Zoo, repo_id: str | None = None, tag: str | None = None, private: bool = False) -> tuple[str, str]:
+    """Release a zoo: verify it, upload the folder (data files and dataset card) to a dataset
+    repository in one commit, and tag that commit (default `v<version>`). Returns (repo, commit).
 
+    `repo_id` defaults to the spec's `hub_repo`; a canonical zoo's own repository takes only its
+    reference build, so that every download there passes the fingerprint check.
+    """
+    from huggingface_hub import CommitOperationAdd, HfApi
+
+    spec_repo = _canonical_hub_repo(zoo)
+    repo_id = repo_id or spec_repo
+    if not repo_id:
+        raise HubError(f"{zoo.spec.ref} names no hub repository (hub_repo); give one as org/name")
+    if not _REPO.match(repo_id):
+        raise HubError(f"{repo_id!r} is not a hub repository name of the form org/name")
     if zoo.partial:
         raise HubError(f"{zoo.path} holds only the splits {zoo.splits}; push a complete zoo")
     problems = verify_zoo(zoo.path)
     if problems:
         raise ZooIntegrityError(f"refusing to push {zoo.path}: it fails verification ({'; '.join(problems[:3])}); rebuild it first")
-    api = HfApi(endpoint=endpoint())
-    api.create_repo(repo_id, repo_type=REPO_TYPE, private=private, exist_ok=True)
-    info = api.upload_folder(repo_id=repo_id, repo_type=REPO_TYPE, folder_path=str(zoo.path),
-                             commit_message=f"netembench zoo {zoo.spec.ref} (fingerprint {zoo.fingerprint[:12]})")
+    if repo_id == spec_repo and not zoo.is_canonical:
+        raise HubError(f"refusing to push {zoo.spec.ref} to {repo_id}: {zoo.canonical_note()}")
     tag = tag or f"v{zoo.version}"
-    api.create_tag(repo_id, repo_type=REPO_TYPE, tag=tag, revision=info.oid, tag_message=f"{zoo.spec.ref} {zoo.fingerprint}")
-    return info.oid
+    api = HfApi(endpoint=endpoint())
+    files = sorted(p for p in zoo.path.rglob("*") if p.is_file())
+    operations = [CommitOperationAdd(path_in_repo=p.relative_to(zoo.path).as_posix(), path_or_fileobj=str(p)) for p in files]
+    with _hub_errors(f"pushing {zoo.spec.ref} to {repo_id}"):
+        api.create_repo(repo_id, repo_type=REPO_TYPE, private=private, exist_ok=True)
+        info = api.create_commit(repo_id, operations, repo_type=REPO_TYPE,
+                                 commit_message=f"netembench zoo {zoo.spec.ref} (content {zoo.fingerprint[:12]})",
+                                 commit_description=f"content fingerprint {zoo.fingerprint}")
+        api.create_tag(repo_id, repo_type=REPO_TYPE, tag=tag, revision=info.oid, tag_message=f"{zoo.spec.ref} {zoo.fingerprint}")
+    return repo_id, info.oid
+
+
+def _canonical_hub_repo(zoo: Zoo) -> str:
+    from netembench.spec import canonical_specs
+
+    spec = canonical_specs().get(zoo.spec.ref)
+    return spec.hub_repo if spec else ""
+
+
+@contextmanager
+def _hub_errors(doing: str) -> Iterator[None]:
+    """Hub failures of a write as one HubError line that says what to do."""
+    from huggingface_hub.errors import HfHubHTTPError
+
+    try:
+        yield
+    except HfHubHTTPError as err:
+        status = err.response.status_code if err.response is not None else None
+        if status in (401, 403):
+            raise HubError(f"{doing} was refused ({status}): log in with `hf auth login` or set HF_TOKEN "
+                           "to a token with write access") from None
+        if status == 409:
+            raise HubError(f"{doing} conflicts with the repository ({str(err).splitlines()[0]}); "
+                           "a release tag is never moved: bump the zoo version or pass --tag") from None
+        raise HubError(f"{doing} failed: {str(err).splitlines()[0]}") from None
+    except Exception as err:
+        if not _is_transport_error(err):
+            raise
+        raise HubError(f"{doing}: the hub at {endpoint()} is unreachable ({type(err).__name__}); "
+                       "try again when online") from None
+
+
+def _is_transport_error(err: Exception) -> bool:
+    """A connection-level failure, whichever HTTP library the hub client uses (httpx, httpx2, requests)."""
+    return isinstance(err, OSError) or any(c.__name__ in ("TransportError", "ConnectionError") for c in type(err).__mro__)

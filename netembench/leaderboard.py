@@ -3,7 +3,8 @@
 
 A result is listed when its schema, content hash, zoo, harness version and submission code check
 out; one whose zoo fingerprint is not the reference build of that zoo version is listed apart as
-"non-canonical zoo". Nothing is written when any file is invalid.
+"non-canonical zoo", and one on a superseded zoo version (its spec says `superseded_by`) is listed
+apart as superseded. Nothing is written when any file is invalid.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ class Entry:
 
     path: Path
     data: dict[str, Any]
-    canonical: bool
+    canonical: bool  # on the reference build of a current zoo version
+    superseded: bool = False  # on a zoo version that a newer one replaces
 
     @property
     def name(self) -> str:
@@ -86,7 +88,9 @@ def collect(root: str | Path) -> tuple[list[Entry], list[str]]:
         if not (repo / emb["submission"]).exists():
             bad(f"the submission code {emb['submission']} is missing (commit it beside the result)")
             continue
-        entries.append(Entry(path, data, canonical=zoo["fingerprint"] == specs[ref].reference_fingerprint))
+        superseded = bool(specs[ref].superseded_by)
+        canonical = not superseded and zoo["fingerprint"] == specs[ref].reference_fingerprint
+        entries.append(Entry(path, data, canonical=canonical, superseded=superseded))
     return entries, problems
 
 
@@ -131,7 +135,9 @@ def rerun(root: str | Path, name: str, zoos: list[str] | None = None, device: st
 
     root = Path(root)
     entries, problems = collect(root)
-    chosen = [e for e in entries if e.name == name and (not zoos or e.zoo in zoos or e.track in zoos)]
+    # A superseded version is rerun only when named exactly (its reference build predates 1.1.0's
+    # machine-independent arithmetic, so it rebuilds only where it was made).
+    chosen = [e for e in entries if e.name == name and (e.zoo in (zoos or []) or (not e.superseded and (not zoos or e.track in zoos)))]
     if not chosen:
         raise ResultError(f"no valid leaderboard entry for {name!r}" + (f" on {', '.join(zoos)}" if zoos else ""))
     moved = []

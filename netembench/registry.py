@@ -8,7 +8,7 @@ from pathlib import Path
 
 from netembench.hub import HubError, download_zoo, is_hub_ref, offline, open_cached, sidecar
 from netembench.spec import SpecError, ZooSpec, resolve_spec
-from netembench.store import Zoo, ZooError, ZooIntegrityError, read_manifest
+from netembench.store import Zoo, ZooError, ZooIntegrityError, read_manifest, sha256_file
 
 CACHE_ENV = "NETEMBENCH_CACHE"
 
@@ -80,18 +80,21 @@ def load_zoo(
     return build_zoo(spec, target, device=device, quiet=quiet)
 
 
-def cached_zoos(cache: str | Path | None = None) -> list[tuple[str, Path]]:
-    """(name@version, folder) of every zoo in the cache, built or downloaded."""
+def cached_zoos(cache: str | Path | None = None) -> list[tuple[str, Path, str]]:
+    """(name@version, folder, fingerprint as recorded) of every zoo in the cache, built or
+    downloaded (read from manifests, not verified)."""
     root = cache_dir(cache)
     folders = sorted((root / "zoos").glob("*")) + sorted((root / "hub").glob("*/*"))
     out = []
     for folder in folders:
         if folder.is_dir() and not folder.name.startswith("."):
             try:
-                zoo = read_manifest(folder)["zoo"]
-                out.append((f"{zoo['name']}@{zoo['version']}", folder))
-            except (ZooError, KeyError):
+                manifest = read_manifest(folder)
+            except ZooError:
                 continue
+            zoo = manifest.get("zoo", {})
+            fingerprint = manifest.get("content_fingerprint") or sha256_file(folder / "manifest.json")
+            out.append((f"{zoo.get('name')}@{zoo.get('version')}", folder, fingerprint))
     return out
 
 

@@ -68,13 +68,16 @@ def _groups(entries: list[Entry]) -> list[tuple[str, list[Entry]]]:
     sections = [
         ("self-supervised and non-learned", [e for e in entries if e.canonical and not e.data["embedder"]["supervised"]]),
         ("supervised (trained with task labels)", [e for e in entries if e.canonical and e.data["embedder"]["supervised"]]),
-        ("non-canonical zoo (another build of this zoo version)", [e for e in entries if not e.canonical]),
+        ("non-canonical zoo (another build of this zoo version)", [e for e in entries if not e.canonical and not e.superseded]),
+        ("superseded zoo version (kept for reference; not comparable with current versions)", [e for e in entries if e.superseded]),
     ]
     return [(title, sorted(group, key=key)) for title, group in sections if group]
 
 
 def _tracks(entries: list[Entry]) -> list[tuple[str, list[Entry]]]:
-    zoos = sorted({e.zoo for e in entries}, key=lambda z: (CANONICAL_TRACKS.index(z.split("@")[0]) if z.split("@")[0] in CANONICAL_TRACKS else 99, z))
+    superseded = {e.zoo for e in entries if e.superseded}
+    zoos = sorted({e.zoo for e in entries}, key=lambda z: (z in superseded, CANONICAL_TRACKS.index(z.split("@")[0])
+                                                        if z.split("@")[0] in CANONICAL_TRACKS else 99, z))
     return [(z, [e for e in entries if e.zoo == z]) for z in zoos]
 
 

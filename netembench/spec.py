@@ -60,8 +60,11 @@ class ZooSpec:
     splits: tuple[SplitSpec, ...]
     description: str = ""
     shard_size: int = 1024
-    hub_repo: str = ""  # optional Hugging Face dataset repository holding reference builds
-    reference_fingerprint: str = ""  # fingerprint of the reference build of this version
+    # Distribution fields: where the reference build lives and what it is. They are not content
+    # (a zoo's own spec.toml leaves them out), so recording them never changes a zoo.
+    hub_repo: str = ""  # Hugging Face dataset repository holding reference builds, tagged v<version>
+    reference_fingerprint: str = ""  # content fingerprint of the reference build of this version
+    superseded_by: str = ""  # a newer version that replaces this one (results stay valid, listed apart)
 
     @property
     def ref(self) -> str:
@@ -98,7 +101,7 @@ class ZooSpec:
 
     def to_toml(self) -> str:
         lines = [f"name = {_toml(self.name)}", f"version = {_toml(self.version)}", f"seed = {self.seed}"]
-        for key in ("description", "hub_repo", "reference_fingerprint"):
+        for key in ("description", "hub_repo", "reference_fingerprint", "superseded_by"):
             if getattr(self, key):
                 lines.append(f"{key} = {_toml(getattr(self, key))}")
         lines += [f"shard_size = {self.shard_size}", "", "[tasks]", f"family = {_toml(self.tasks.kind)}"]
@@ -112,6 +115,10 @@ class ZooSpec:
 
     def replace(self, **changes: Any) -> ZooSpec:
         return dataclasses.replace(self, **changes)
+
+    def content_spec(self) -> ZooSpec:
+        """The spec without its distribution fields: what a zoo's own spec.toml holds."""
+        return self.replace(hub_repo="", reference_fingerprint="", superseded_by="")
 
 
 def _toml(value: Any) -> str:
@@ -194,6 +201,8 @@ def _validate(spec: ZooSpec, source: str) -> None:
         fail(f"name {spec.name!r} must be lower-case letters, digits, '.', '_' or '-'")
     if not _VERSION.match(spec.version):
         fail(f"version {spec.version!r} is not semantic (MAJOR.MINOR.PATCH)")
+    if spec.superseded_by and not _VERSION.match(spec.superseded_by):
+        fail(f"superseded_by {spec.superseded_by!r} is not a semantic version (MAJOR.MINOR.PATCH)")
     if spec.shard_size < 1 or spec.training.steps < 1 or spec.training.batch_size < 1:
         fail("shard_size, training.steps and training.batch_size must be positive")
     for s in spec.splits:

@@ -5,10 +5,12 @@
     tasks.parquet              one row per task
     weights/{arch}/{split}-{k:05d}.safetensors   stacked tensors, row order = metadata
     spec.toml                  the resolved spec
-    manifest.json              sha256 and size of every other file; fingerprint = sha256 of it
+    manifest.json              sha256 and size of every other file, and the content fingerprint
 
 Zoos are written into a temporary sibling folder and renamed into place when complete, and are
-verified (every checksum, no missing or extra file) before they are read.
+verified (every checksum, no missing or extra file) before they are read. A zoo's identity is its
+content fingerprint (`identity`); format 1 zoos (netembench zoo 1.0.0) are identified by the sha256
+of their manifest, as they were when built.
 """
 
 from __future__ import annotations
@@ -32,12 +34,14 @@ import safetensors.torch
 import torch
 from safetensors import SafetensorError, safe_open
 
+from netembench.identity import content_fingerprint
 from netembench.population import Arch, Population
 from netembench.spec import ZooSpec, parse_spec
 from netembench.tasks import N_COEF, TaskSet
 
 FORMAT = "netembench-zoo"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READABLE_FORMATS = (1, 2)
 MANIFEST = "manifest.json"
 
 
@@ -78,24 +82,33 @@ def save_safetensors(tensors: dict[str, torch.Tensor], path: Path, metadata: dic
     path.write_bytes(len(header).to_bytes(8, "little") + header + raw[8 + n :])
 
 
-def write_manifest(folder: Path, info: dict[str, Any]) -> str:
-    """Checksum every file under `folder` into manifest.json; return the fingerprint."""
+def write_manifest(folder: Path, info: dict[str, Any]) -> None:
+    """Record the content fingerprint and checksum every file under `folder` into manifest.json."""
+    spec = parse_spec((folder / "spec.toml").read_text(), str(folder / "spec.toml"))
+    info = {**info, "content_fingerprint": content_fingerprint(folder, spec.to_toml(), spec.split_names)}
     files = {}
     for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.name != MANIFEST):
         rel = path.relative_to(folder).as_posix()
         files[rel] = {"sha256": sha256_file(path), "size": path.stat().st_size}
     manifest = {"format": FORMAT, "format_version": FORMAT_VERSION, **info, "files": files}
-    data = (json.dumps(manifest, indent=1, sort_keys=True) + "\n").encode()
-    (folder / MANIFEST).write_bytes(data)
-    return hashlib.sha256(data).hexdigest()
+    (folder / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+
+
+def check_output(out: Path, overwrite: bool) -> None:
+    """Refuse an output folder that exists (unless `overwrite`), or that is not a zoo or empty, or a file."""
+    if out.is_file() or (out.exists() and not out.is_dir()):
+        raise ZooError(f"{out} is a file, not a folder; give --out a folder path")
+    if out.exists() and not overwrite:
+        raise ZooError(f"{out} already exists; pass --overwrite (overwrite=True) to replace it")
+    if out.is_dir() and not (out / MANIFEST).is_file() and any(out.iterdir()):
+        raise ZooError(f"{out} is neither a zoo nor empty; --overwrite replaces only zoo folders. Choose another --out")
 
 
 @contextmanager
 def atomic_folder(out: Path, overwrite: bool) -> Iterator[Path]:
     """Yield a temporary folder beside `out`; on success it replaces `out`, on failure it vanishes."""
     out = Path(out)
-    if out.exists() and not overwrite:
-        raise ZooError(f"{out} already exists; pass --overwrite (overwrite=True) to replace it")
+    check_output(out, overwrite)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
     try:
@@ -156,12 +169,33 @@ def read_manifest(folder: Path) -> dict[str, Any]:
         raise ZooIntegrityError(f"{path} is not valid JSON ({err}); re-download or rebuild the zoo") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT or not isinstance(manifest.get("files"), dict):
         raise ZooError(f"{path} is not a netembench zoo manifest")
-    if manifest.get("format_version") != FORMAT_VERSION:
+    if manifest.get("format_version") not in READABLE_FORMATS:
         raise ZooError(
-            f"{folder} uses zoo format version {manifest.get('format_version')!r}; this netembench reads version "
-            f"{FORMAT_VERSION}: upgrade netembench or rebuild the zoo"
+            f"{folder} uses zoo format version {manifest.get('format_version')!r}; this netembench reads versions "
+            f"{', '.join(map(str, READABLE_FORMATS))}: upgrade netembench or rebuild the zoo"
         )
+    if manifest["format_version"] >= 2 and not isinstance(manifest.get("content_fingerprint"), str):
+        raise ZooIntegrityError(f"{path} has no content_fingerprint; re-download or rebuild the zoo")
     return manifest
+
+
+def reference_note(ref: str, fingerprint: str) -> str | None:
+    """What follows for zoo `ref` with this fingerprint, in one line; None for the reference build
+    of a current canonical version (and for zoos of specs that are not shipped)."""
+    from netembench.spec import canonical_specs
+
+    spec = canonical_specs().get(ref)
+    if spec is None:
+        return None if ref.split("@")[0] not in {s.name for s in canonical_specs().values()} else (
+            f"note: {ref} is not a shipped version of {ref.split('@')[0]}; its results are not comparable with the leaderboard's"
+        )
+    if spec.superseded_by:
+        return (f"note: {ref} is superseded by {spec.name}@{spec.superseded_by}; its results are listed apart as "
+                f"superseded (build or download {spec.name}@{spec.superseded_by})")
+    if fingerprint != spec.reference_fingerprint:
+        return (f"note: {ref} fingerprint {fingerprint[:12]} is not the reference {spec.reference_fingerprint[:12] or '(none recorded)'}: "
+                "not the canonical build, so it draws other evaluation probes and its results are listed as non-canonical")
+    return None
 
 
 @dataclass(frozen=True)
@@ -188,9 +222,24 @@ class Zoo:
             if problems:
                 listing = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")
                 raise ZooIntegrityError(f"zoo {self.path} failed verification: {listing}. Re-download or rebuild it (--overwrite)")
-        self.fingerprint = hashlib.sha256((self.path / "manifest.json").read_bytes()).hexdigest()
         self.spec: ZooSpec = parse_spec((self.path / "spec.toml").read_text(), str(self.path / "spec.toml"))
+        self.fingerprint = self._identity(verify)
         self.source = source or {"kind": "local", "path": str(self.path)}
+
+    def _identity(self, verify: bool) -> str:
+        """The content fingerprint, recomputed from the files of a complete verified zoo and checked
+        against the manifest's record (format 1: the manifest's sha256)."""
+        if self.manifest["format_version"] == 1:
+            return hashlib.sha256((self.path / MANIFEST).read_bytes()).hexdigest()
+        recorded = self.manifest["content_fingerprint"]
+        if verify and self.available is None:
+            actual = content_fingerprint(self.path, self.spec.to_toml(), self.spec.split_names)
+            if actual != recorded:
+                raise ZooIntegrityError(
+                    f"zoo {self.path} holds content {actual[:12]} but its manifest records {recorded[:12]}; "
+                    "re-download or rebuild it (--overwrite)"
+                )
+        return recorded
 
     def __repr__(self) -> str:
         return f"Zoo({self.spec.ref}, {self.path}, fingerprint={self.fingerprint[:12]})"
@@ -210,10 +259,11 @@ class Zoo:
     @property
     def is_canonical(self) -> bool:
         """Is this the reference build of a shipped spec (same fingerprint)?"""
-        from netembench.spec import canonical_specs
+        return reference_note(self.spec.ref, self.fingerprint) is None
 
-        reference = canonical_specs().get(self.spec.ref)
-        return reference is not None and reference.reference_fingerprint == self.fingerprint
+    def canonical_note(self) -> str | None:
+        """One line when this zoo is not the reference build of a current canonical zoo version."""
+        return reference_note(self.spec.ref, self.fingerprint)
 
     @property
     def partial(self) -> bool:

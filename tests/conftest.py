@@ -69,5 +69,8 @@ def tiny_zoo(tiny_spec, tmp_path_factory):
 
 @pytest.fixture(autouse=True)
 def isolated_cache(tmp_path, monkeypatch):
-    """No test touches the user's cache."""
+    """No test touches the user's cache or the network (hub tests point HF_ENDPOINT at their own
+    local server; elsewhere the hub is a closed local port)."""
     monkeypatch.setenv("NETEMBENCH_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)

@@ -1,18 +1,26 @@
-"""A local stand-in for the Hugging Face Hub's download protocol (standard library only).
+"""A local stand-in for the Hugging Face Hub (standard library only), for the real
+`huggingface_hub` client pointed at it with HF_ENDPOINT.
 
-Serves folders as dataset repositories to the real `huggingface_hub` client pointed at it with
-HF_ENDPOINT: revision info, the recursive tree of a commit, and HEAD/GET of files by commit.
-Records every request so tests can assert what was fetched.
+Downloads: revision info, the recursive tree of a commit, HEAD/GET of files by commit.
+Uploads, as `HfApi.create_repo`, `create_commit` and `create_tag` speak them: repository creation,
+README metadata validation, `preupload` (this hub asks for every file as a regular git blob, so
+contents travel base64-encoded in the commit; the LFS and Xet storage paths are not served),
+the NDJSON `commit` endpoint and tags. Writes need a bearer token (`TOKEN`).
+Records every request so tests can assert what was fetched and sent.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
+
+
+TOKEN = "hf_local_test_token"
 
 
 class FakeHub:
@@ -39,6 +47,17 @@ class FakeHub:
             repo["refs"][ref] = commit
         return commit
 
+    def commit(self, repo_id: str, parent: str, files: dict[str, bytes], ref: str) -> str:
+        """Record a commit of `files` on top of `parent` and move `ref` to it."""
+        digest = hashlib.sha1(repo_id.encode() + parent.encode())
+        for name in sorted(files):
+            digest.update(name.encode() + hashlib.sha1(files[name]).digest())
+        commit = digest.hexdigest()
+        repo = self.repos[repo_id]
+        repo["commits"][commit] = files
+        repo["refs"][ref] = commit
+        return commit
+
     def fetched(self, repo_id: str) -> list[str]:
         prefix = f"/datasets/{repo_id}/resolve/"
         return sorted({p.split("/", 6)[6] for m, p in self.requests if m == "GET" and p.startswith(prefix)})
@@ -56,8 +75,79 @@ class FakeHub:
             def do_GET(self) -> None:
                 self._serve(body=True)
 
-            def _error(self, status: int, code: str, message: str) -> None:
-                data = json.dumps({"error": message}).encode()
+            def do_POST(self) -> None:
+                path = urlsplit(self.path).path
+                hub.requests.append(("POST", unquote(path)))
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                parts = [unquote(p) for p in path.strip("/").split("/")]
+                if parts[:2] == ["api", "validate-yaml"]:
+                    self._json({"errors": [], "warnings": []})
+                    return
+                if self.headers.get("Authorization") != f"Bearer {TOKEN}":
+                    self._error(401, "Unauthorized", "Invalid credentials in Authorization header")
+                    return
+                if parts[:3] == ["api", "repos", "create"]:
+                    self._create_repo(json.loads(body))
+                elif parts[:2] == ["api", "datasets"] and len(parts) >= 6 and parts[4] in ("preupload", "commit", "tag"):
+                    repo_id = f"{parts[2]}/{parts[3]}"
+                    commit, files = self._commit(repo_id, parts[5])
+                    if commit is None:
+                        return
+                    handler = {"preupload": self._preupload, "commit": self._commit_files, "tag": self._tag}[parts[4]]
+                    handler(repo_id, parts[5], commit, files, body)
+                else:
+                    self._error(404, "NotFound", f"no route for POST {path}")
+
+            def _create_repo(self, payload: dict) -> None:
+                if payload.get("type") != "dataset":
+                    self._error(400, "BadRequest", "this hub holds dataset repositories only")
+                    return
+                repo_id = f"{payload['organization']}/{payload['name']}" if payload.get("organization") else payload["name"]
+                if repo_id in hub.repos:
+                    self._error(409, "Conflict", "You already created this dataset repo", url=f"{hub.url}/datasets/{repo_id}")
+                    return
+                private = bool(payload.get("private")) or payload.get("visibility") == "private"
+                hub.repos[repo_id] = {"refs": {}, "commits": {}, "private": private}
+                hub.commit(repo_id, "", {}, "main")
+                self._json({"url": f"{hub.url}/datasets/{repo_id}"})
+
+            def _preupload(self, repo_id: str, rev: str, commit: str, files: dict, body: bytes) -> None:
+                wanted = json.loads(body)["files"]
+                self._json({"files": [
+                    {"path": f["path"], "uploadMode": "regular", "shouldIgnore": False,
+                     "oid": hashlib.sha1(files[f["path"]]).hexdigest() if f["path"] in files else None}
+                    for f in wanted
+                ]})
+
+            def _commit_files(self, repo_id: str, rev: str, commit: str, files: dict, body: bytes) -> None:
+                lines = [json.loads(line) for line in body.splitlines() if line.strip()]
+                if not lines or lines[0].get("key") != "header":
+                    self._error(400, "BadRequest", "the commit payload must start with a header")
+                    return
+                new = dict(files)
+                for line in lines[1:]:
+                    value = line["value"]
+                    if line["key"] == "file" and value.get("encoding") == "base64":
+                        new[value["path"]] = base64.b64decode(value["content"])
+                    elif line["key"] == "deletedFile":
+                        new.pop(value["path"], None)
+                    else:
+                        self._error(400, "BadRequest", f"this hub does not accept {line['key']!r} operations")
+                        return
+                oid = hub.commit(repo_id, commit, new, rev)
+                self._json({"commitUrl": f"{hub.url}/datasets/{repo_id}/commit/{oid}", "commitOid": oid,
+                            "pullRequestUrl": None})
+
+            def _tag(self, repo_id: str, rev: str, commit: str, files: dict, body: bytes) -> None:
+                tag = json.loads(body)["tag"]
+                if tag in hub.repos[repo_id]["refs"]:
+                    self._error(409, "Conflict", f"Tag {tag} already exists")
+                    return
+                hub.repos[repo_id]["refs"][tag] = commit
+                self._json({})
+
+            def _error(self, status: int, code: str, message: str, **extra) -> None:
+                data = json.dumps({"error": message, **extra}).encode()
                 self.send_response(status)
                 self.send_header("X-Error-Code", code)
                 self.send_header("X-Error-Message", message)

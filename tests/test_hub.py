@@ -8,8 +8,8 @@ import pytest
 from netembench.cli import main
 from netembench.hub import HubError, push_zoo
 from netembench.registry import load_zoo
-from netembench.store import ZooIntegrityError
-from tests.hub_server import FakeHub
+from netembench.store import Zoo, ZooIntegrityError
+from tests.hub_server import TOKEN, FakeHub
 
 REPO = "netembench/tiny-zoo"
 
@@ -125,47 +125,44 @@ def test_download_command_and_cli_errors(hub, tiny_zoo, capsys):
     assert err.count("\n") == 1 and "unknown hub repository" in err
 
 
-CALLS: list = []
+def test_push_releases_a_zoo_end_to_end(hub, tiny_zoo, tmp_path, monkeypatch, capsys):
+    """`zoo push` through the real client's upload protocol; the release downloads to the same zoo."""
+    monkeypatch.setenv("HF_TOKEN", TOKEN)
+    assert main(["zoo", "push", str(tiny_zoo.path), "org/tiny", "--private", "--quiet"]) == 0
+    assert "tagged v0.1.0" in capsys.readouterr().out
+    posts = [p for m, p in hub.requests if m == "POST"]
+    assert posts[:1] == ["/api/repos/create"] and "/api/datasets/org/tiny/commit/main" in posts
+    assert hub.repos["org/tiny"]["private"] is True
+    commit = hub.repos["org/tiny"]["refs"]["v0.1.0"]
+    assert hub.repos["org/tiny"]["refs"]["main"] == commit
+    assert set(hub.repos["org/tiny"]["commits"][commit]) == {
+        p.relative_to(tiny_zoo.path).as_posix() for p in tiny_zoo.path.rglob("*") if p.is_file()}
+    released = load_zoo("org/tiny@v0.1.0", quiet=True)
+    assert released.fingerprint == tiny_zoo.fingerprint and released.source["commit"] == commit
+    # A release tag is never moved: pushing the same version again fails in one line.
+    assert main(["zoo", "push", str(tiny_zoo.path), "org/tiny", "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "a release tag is never moved" in err
 
 
-def _create_repo(self, repo_id, **kw):
-    CALLS.append(("create_repo", repo_id, kw))
-
-
-def _upload_folder(self, **kw):
-    from pathlib import Path
-
-    CALLS.append(("upload_folder", kw["repo_id"], sorted(p.name for p in Path(kw["folder_path"]).iterdir())))
-    return type("CommitInfo", (), {"oid": "c" * 40})()
-
-
-def _create_tag(self, repo_id, **kw):
-    CALLS.append(("create_tag", repo_id, kw))
-
-
-def test_push_verifies_uploads_and_tags(tiny_zoo, tmp_path, monkeypatch):
-    import huggingface_hub
-
-    # HfApi's write calls, and only those, are replaced by a recording double
-    for name, double in (("create_repo", _create_repo), ("upload_folder", _upload_folder), ("create_tag", _create_tag)):
-        monkeypatch.setattr(huggingface_hub.HfApi, name, double)
-    CALLS.clear()
-    commit = push_zoo(tiny_zoo, "org/tiny", private=True)
-    assert commit == "c" * 40
-    kinds = [c[0] for c in CALLS]
-    assert kinds == ["create_repo", "upload_folder", "create_tag"]
-    assert CALLS[0][2]["private"] is True and CALLS[0][2]["repo_type"] == "dataset"
-    assert "manifest.json" in CALLS[1][2]
-    assert CALLS[2][2]["tag"] == "v0.1.0" and CALLS[2][2]["revision"] == "c" * 40
+def test_push_refusals_are_one_line(hub, tiny_zoo, tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))  # no stored login either
+    assert main(["zoo", "push", str(tiny_zoo.path), "org/tiny", "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "refused (401): log in with `hf auth login` or set HF_TOKEN" in err
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # no network
+    monkeypatch.setenv("HF_TOKEN", TOKEN)
+    assert main(["zoo", "push", str(tiny_zoo.path), "org/tiny", "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "is unreachable" in err and "Traceback" not in err
+    assert main(["zoo", "push", str(tiny_zoo.path), "--quiet"]) == 1  # the tiny spec names no hub_repo
+    assert "names no hub repository" in capsys.readouterr().err
     broken = shutil.copytree(tiny_zoo.path, tmp_path / "broken")
-    from netembench.store import Zoo
-
     zoo = Zoo(broken)
     (broken / "tasks.parquet").write_bytes(b"x")
-    CALLS.clear()
     with pytest.raises(ZooIntegrityError, match="refusing to push .*tasks.parquet"):
         push_zoo(zoo, "org/tiny")
-    assert CALLS == []
 
 
 def test_offline_split_request_is_served_by_a_full_download(hub, tiny_zoo, monkeypatch):

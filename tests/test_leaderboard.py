@@ -28,9 +28,9 @@ def evaluations(tiny_zoo):
 
 
 def _as_track(result: dict, canonical: bool = True) -> dict:
-    """A tiny-zoo result relabelled as poly-seed@1.0.0 (canonical fingerprint, or not)."""
+    """A tiny-zoo result relabelled as poly-seed@1.1.0 (canonical fingerprint, or not)."""
     r = json.loads(json.dumps(result))
-    r["zoo"].update(name="poly-seed", version="1.0.0")
+    r["zoo"].update(name="poly-seed", version="1.1.0")
     if canonical:
         r["zoo"]["fingerprint"] = resolve_spec("poly-seed").reference_fingerprint
     r["embedder"]["submission"] = f"baselines/{r['embedder']['name']}"
@@ -40,11 +40,11 @@ def _as_track(result: dict, canonical: bool = True) -> dict:
 
 @pytest.fixture()
 def board(tmp_path, evaluations):
-    """A repository with three submissions and their results on poly-seed@1.0.0."""
+    """A repository with three submissions and their results on poly-seed@1.1.0."""
     repo = tmp_path / "repo"
     for name in NAMES:
         shutil.copytree(ROOT / "baselines" / name, repo / "baselines" / name)
-        write_result(_as_track(evaluations[name]), repo / "leaderboard" / "results" / name / "poly-seed@1.0.0.json")
+        write_result(_as_track(evaluations[name]), repo / "leaderboard" / "results" / name / "poly-seed@1.1.0.json")
     return repo / "leaderboard"
 
 
@@ -59,12 +59,12 @@ def test_render_then_check(board, capsys):
     code, out, _ = lb(capsys, board)
     assert code == 0
     md = (board / "README.md").read_text()
-    assert "## poly-seed@1.0.0" in md and md.count("](../baselines/") == 3
+    assert "## poly-seed@1.1.0" in md and md.count("](../baselines/") == 3
     assert "| grad_bins | gradients |" in md and "weights" in md
     assert "<script src" not in (board / "index.html").read_text() and "http" not in (board / "index.html").read_text()
     code, out, _ = lb(capsys, board, "--check")
     assert code == 0 and out.startswith("OK")
-    result = board / "results/integ/poly-seed@1.0.0.json"
+    result = board / "results/integ/poly-seed@1.1.0.json"
     data = json.loads(result.read_text())
     data["timings"]["total_seconds"] += 100  # not hashed, but shown
     result.write_text(json.dumps(data))
@@ -73,7 +73,7 @@ def test_render_then_check(board, capsys):
 
 
 def test_non_canonical_builds_are_listed_apart(board, evaluations, capsys):
-    write_result(_as_track(evaluations["grad_bins"], canonical=False), board / "results/grad_bins/poly-seed@1.0.0.json", overwrite=True)
+    write_result(_as_track(evaluations["grad_bins"], canonical=False), board / "results/grad_bins/poly-seed@1.1.0.json", overwrite=True)
     assert lb(capsys, board)[0] == 0
     md = (board / "README.md").read_text()
     assert "### non-canonical zoo" in md
@@ -94,16 +94,16 @@ def _rewrite(path: Path, edit) -> None:
         (lambda p: _rewrite(p, lambda d: d.update(extra=1)), "unexpected field 'extra'"),
         (lambda p: _rewrite(p, lambda d: d.update(schema_version=2)), "schema_version 2 is not 1"),
         (lambda p: _rewrite(p, lambda d: d["metrics"]["main_score"].update(mean=0.999)), "content_hash does not match"),
-        (lambda p: _rewrite(p, lambda d: (d["zoo"].update(name="poly-nope"), d.update(content_hash=content_hash(d)))), "unknown zoo poly-nope@1.0.0"),
+        (lambda p: _rewrite(p, lambda d: (d["zoo"].update(name="poly-nope"), d.update(content_hash=content_hash(d)))), "unknown zoo poly-nope@1.1.0"),
         (lambda p: _rewrite(p, lambda d: (d.update(harness_version="0.9.0"), d.update(content_hash=content_hash(d)))), "harness version 0.9.0"),
         (lambda p: shutil.rmtree(p.parents[3] / "baselines/integ"), "submission code baselines/integ is missing"),
-        (lambda p: shutil.copy(p, p.parent.parent / "grad_bins" / "copy.json"), "duplicate entry for integ on poly-seed@1.0.0"),
+        (lambda p: shutil.copy(p, p.parent.parent / "grad_bins" / "copy.json"), "duplicate entry for integ on poly-seed@1.1.0"),
     ],
 )
 def test_check_names_every_bad_file_and_writes_nothing(board, capsys, damage, reason):
     assert lb(capsys, board)[0] == 0
     before = (board / "README.md").read_text()
-    damage(board / "results/integ/poly-seed@1.0.0.json")
+    damage(board / "results/integ/poly-seed@1.1.0.json")
     for args in ((), ("--check",)):
         code, out, err = lb(capsys, board, *args)
         assert code == 1
@@ -115,14 +115,14 @@ def test_check_names_every_bad_file_and_writes_nothing(board, capsys, damage, re
 def test_rerun_reports_moved_scores(board, tiny_zoo, tmp_path, capsys, monkeypatch, evaluations):
     cache = tmp_path / "cache"
     monkeypatch.setenv("NETEMBENCH_CACHE", str(cache))
-    shutil.copytree(tiny_zoo.path, cache / "zoos" / "poly-seed@1.0.0")  # stands in for the canonical build
-    write_result(_as_track(evaluations["integ"], canonical=False), board / "results/integ/poly-seed@1.0.0.json", overwrite=True)
+    shutil.copytree(tiny_zoo.path, cache / "zoos" / "poly-seed@1.1.0")  # stands in for the canonical build
+    write_result(_as_track(evaluations["integ"], canonical=False), board / "results/integ/poly-seed@1.1.0.json", overwrite=True)
     code, out, _ = lb(capsys, board, "rerun", "integ", "--quiet")
     assert code == 0 and "reproduced within tolerance" in out
-    _rewrite(board / "results/integ/poly-seed@1.0.0.json",
+    _rewrite(board / "results/integ/poly-seed@1.1.0.json",
              lambda d: (d["metrics"]["knn_accuracy"].update(mean=d["metrics"]["knn_accuracy"]["mean"] - 0.2), d.update(content_hash=content_hash(d))))
     code, out, err = lb(capsys, board, "rerun", "integ", "--quiet")
-    assert code == 1 and "MOVED poly-seed@1.0.0 knn_accuracy" in out and "moved beyond tolerance" in err
+    assert code == 1 and "MOVED poly-seed@1.1.0 knn_accuracy" in out and "moved beyond tolerance" in err
 
 
 INJECT_HEAD = """<script>window.__errors = [];
@@ -168,7 +168,7 @@ def test_page_in_a_headless_browser(board, capsys, tmp_path):
     assert found, run.stderr[-2000:]
     report = json.loads(found.group(1).replace("&quot;", '"').replace("&amp;", "&"))
     assert report["errors"] == []
-    assert [t["zoo"] for t in report["tables"]] == ["suite", "poly-seed@1.0.0"]
+    assert [t["zoo"] for t in report["tables"]] == ["suite", "poly-seed@1.1.0"]
     for table in report["tables"]:
         assert table["rows"] == len(NAMES)  # a row per entry
         assert table["first"] == sorted(NAMES, reverse=True)  # first click: descending

@@ -92,7 +92,7 @@ def test_not_a_zoo_and_unknown_format(tmp_path, zoo_copy):
     manifest = json.loads((zoo_copy / "manifest.json").read_text())
     manifest["format_version"] = 99
     (zoo_copy / "manifest.json").write_text(json.dumps(manifest))
-    with pytest.raises(ZooError, match="zoo format version 99; this netembench reads version 1: upgrade"):
+    with pytest.raises(ZooError, match="zoo format version 99; this netembench reads versions 1, 2: upgrade"):
         Zoo(zoo_copy)
 
 
@@ -125,7 +125,7 @@ def test_overwrite_keeps_the_old_zoo_until_the_new_one_is_complete(tiny_spec, tm
 
 
 def test_load_zoo_by_name_uses_the_cache(tmp_path):
-    with pytest.raises(ZooError, match=r"zoo poly-seed@1.0.0 is not in the cache .*; build it with 'netembench zoo build poly-seed@1.0.0'"):
+    with pytest.raises(ZooError, match=r"zoo poly-seed@1.1.0 is not in the cache .*; build it with 'netembench zoo build poly-seed@1.1.0'"):
         load_zoo("poly-seed")
     with pytest.raises(ZooError, match="no zoo folder at ./nowhere"):
         load_zoo("./nowhere")

@@ -2,6 +2,10 @@
 
 `prepare(zoo)` loads the checkpoint trained for that zoo (`checkpoints/<zoo>@<version>.safetensors`);
 a zoo without one is skipped (Unsupported) with the command that trains it.
+
+Zoo 1.1.0 holds the same tasks, seeds and splits as 1.0.0 (only the training arithmetic became
+machine-independent), so the 1.0.0 checkpoints serve it; they were re-validated on 1.1.0 (model
+card: scores on both versions side by side).
 """
 
 from __future__ import annotations
@@ -29,6 +33,10 @@ def load_checkpoint(path: Path) -> ClozeTransformer:
     return model.eval()
 
 
+# Zoo versions served by a checkpoint trained on another version of the same zoo.
+SERVED_BY = {f"{track}@1.1.0": f"{track}@1.0.0" for track in ("poly-seed", "poly-fine", "poly-many", "poly-xarch")}
+
+
 class ClozeTransformerEmbedder:
     name = "cloze_transformer"
     reads = frozenset({"grad"})
@@ -40,7 +48,7 @@ class ClozeTransformerEmbedder:
         self.device = torch.device("cpu")
 
     def prepare(self, zoo) -> None:
-        path = self.checkpoints / f"{zoo.spec.ref}.safetensors"
+        path = self.checkpoints / f"{SERVED_BY.get(zoo.spec.ref, zoo.spec.ref)}.safetensors"
         if not path.is_file():
             raise Unsupported(f"no cloze_transformer checkpoint for {zoo.spec.ref}; train one with "
                               f"'python baselines/cloze_transformer/train.py --zoo {zoo.spec.ref}'")
