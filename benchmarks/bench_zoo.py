@@ -1,11 +1,17 @@
-"""Population training speed: the vectorised trainer against a plain per-model loop, in one run.
+"""Population training speed and the price of machine-independent arithmetic, measured in one run.
 
-Both train the same models (same initialisation, same data stream, same hyper-parameters as the
-poly-seed spec); the per-model loop (`nn.Sequential`, autograd, one model at a time) runs a few
-models for a few hundred steps and is extrapolated. Prints model-steps per second for both and ends
-with `vectorised/naive speedup: X`; writes benchmarks/results/zoo.json (or --out).
+Three trainers train the same models (same initialisation, data stream and hyper-parameters as the
+poly-seed spec):
+- `exact`: netembench's trainer (zoo 1.1.0): bit-identical on every x86-64 CPU and thread count;
+- `blas`: zoo 1.0.0's trainer (float32 MKL batched matmuls, fused Adam), kept here as the
+  reference whose rounding depends on the CPU;
+- `naive`: a plain per-model loop (`nn.Sequential`, autograd, one model at a time), run for a few
+  models and extrapolated.
+The vectorised trainers are timed in alternation over several rounds (the median is reported), so a
+machine whose speed drifts affects both alike. Prints model-steps per second, `exact/blas cost` and
+`vectorised/naive speedup`, and the training memory per model; writes benchmarks/results/zoo.json.
 
-    python benchmarks/bench_zoo.py --quick            # < 2 minutes on 2 CPU cores
+    python benchmarks/bench_zoo.py --quick            # about 2 minutes on 2 CPU cores
     python benchmarks/bench_zoo.py --device cuda --models 100000 --naive-models 0
 """
 
@@ -15,6 +21,8 @@ import argparse
 import json
 import os
 import platform
+import resource
+import statistics
 import tempfile
 import time
 from datetime import datetime, timezone
@@ -25,8 +33,48 @@ import torch
 
 from netembench import __version__, rng
 from netembench.build import build_zoo
-from netembench.population import Arch, fit_rel_mse, train_one_reference, train_population
+from netembench.population import Arch, Population, TrainConfig, init_population, polyval, train_one_reference
+from netembench.population import train_population, training_inputs
 from netembench.spec import resolve_spec
+
+
+def train_blas(arch: Arch, coef: torch.Tensor, keys: torch.Tensor, config: TrainConfig) -> Population:
+    """Zoo 1.0.0's trainer: float32 BLAS matmuls and torch's fused Adam (CPU-dependent rounding)."""
+    pop = init_population(arch, keys)
+    coef = coef.to(device=keys.device, dtype=torch.float32)
+    params = [pop.weights[0][..., 0], pop.biases[0]]
+    for w, b in zip(pop.weights[1:-1], pop.biases[1:-1]):
+        params += [w.transpose(1, 2).contiguous(), b]
+    params += [pop.weights[-1][:, 0, :].contiguous(), pop.biases[-1][:, 0].contiguous()]
+    for p in params:
+        p.grad = torch.zeros_like(p)
+    opt = torch.optim.Adam(params, lr=config.lr, fused=True)
+    w_in, b_in, *hidden, w_out, b_out = params
+    relu_grad = torch.ops.aten.threshold_backward
+    for step in range(config.steps):
+        x = training_inputs(keys, step, config.batch_size)
+        y = polyval(coef, x)
+        acts = [torch.addcmul(b_in[:, None, :], x[:, :, None], w_in[:, None, :]).clamp_(min=0)]
+        for w, b in zip(hidden[0::2], hidden[1::2]):
+            acts.append(torch.bmm(acts[-1], w).add_(b[:, None, :]).clamp_(min=0))
+        out = torch.bmm(acts[-1], w_out[:, :, None])[..., 0].add_(b_out[:, None])
+        g = out.sub_(y).mul_(2.0 / config.batch_size)
+        torch.bmm(g[:, None, :], acts[-1], out=w_out.grad[:, None, :])
+        torch.sum(g, 1, out=b_out.grad)
+        g_act = g[:, :, None] * w_out[:, None, :]
+        for i in range(len(hidden) // 2 - 1, -1, -1):
+            w, b = hidden[2 * i], hidden[2 * i + 1]
+            g_z = relu_grad(g_act, acts[i + 1], 0.0)
+            torch.bmm(acts[i].transpose(1, 2), g_z, out=w.grad)
+            torch.sum(g_z, 1, out=b.grad)
+            g_act = torch.bmm(g_z, w.transpose(1, 2))
+        g_z = relu_grad(g_act, acts[0], 0.0)
+        torch.bmm(x[:, None, :], g_z, out=w_in.grad[:, None, :])
+        torch.sum(g_z, 1, out=b_in.grad)
+        for group in opt.param_groups:
+            group["lr"] = config.lr_at(step)
+        opt.step()
+    return pop
 
 
 def sync(device: torch.device) -> None:
@@ -34,68 +82,99 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize()
 
 
+def timed(fn, device: torch.device) -> float:
+    sync(device)
+    start = time.perf_counter()
+    fn()
+    sync(device)
+    return time.perf_counter() - start
+
+
+def peak_rss_bytes() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="fewer models and steps, no zoo build")
+    parser.add_argument("--quick", action="store_true", help="fewer steps, no zoo build")
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--models", type=int, help="vectorised population size (default 1000)")
-    parser.add_argument("--steps", type=int, help="vectorised steps (default: the spec's, quick 300)")
+    parser.add_argument("--models", type=int, default=1000, help="vectorised population size")
+    parser.add_argument("--steps", type=int, help="vectorised steps per round (default 300, quick 100)")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating timing rounds (median reported)")
     parser.add_argument("--naive-models", type=int, default=3)
     parser.add_argument("--naive-steps", type=int, default=300)
-    parser.add_argument("--build", default=None, help="also time building this spec from nothing (default: poly-seed unless --quick; 'none' to skip)")
+    parser.add_argument("--memory-models", type=int, default=4000, help="population size for the memory figure")
+    parser.add_argument("--build", default=None, help="also time building this spec (default poly-seed unless --quick; 'none')")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "zoo.json"))
     args = parser.parse_args()
 
     device = torch.device(args.device)
     spec = resolve_spec("poly-seed")
     arch = Arch.parse(spec.splits[0].arch)
-    models = args.models or 1000
-    steps = args.steps or (300 if args.quick else spec.training.steps)
+    steps = args.steps or (100 if args.quick else 300)
     tasks = spec.sample_tasks()
-    coef = torch.as_tensor(tasks.coef[np.arange(models) % len(tasks)])
-    keys = rng.model_keys(1, torch.arange(models))
-    config = spec.training.__class__(**{**spec.training.__dict__, "steps": steps})
+    coef = torch.as_tensor(tasks.coef[np.arange(args.models) % len(tasks)])
+    keys = rng.model_keys(1, torch.arange(args.models)).to(device)
+    config = TrainConfig(**{**spec.training.__dict__, "steps": steps})
+    print(f"torch {torch.__version__}, {args.device}, {torch.get_num_threads()} threads; arch {arch.name}, "
+          f"batch {config.batch_size}, {args.models} models x {steps} steps, {args.rounds} rounds")
+    for fn in (train_population, train_blas):  # warm-up
+        fn(arch, coef[:8], keys[:8], TrainConfig(**{**config.__dict__, "steps": 5}))
 
-    print(f"torch {torch.__version__}, {args.device}, {torch.get_num_threads()} threads; arch {arch.name}, batch {config.batch_size}")
-    train_population(arch, coef[:8], keys[:8].to(device), config.__class__(**{**config.__dict__, "steps": 5}))  # warm-up
-    sync(device)
-    start = time.perf_counter()
-    pop = train_population(arch, coef, keys.to(device), config)
-    sync(device)
-    vec_seconds = time.perf_counter() - start
-    vec_rate = models * steps / vec_seconds
-    fit = fit_rel_mse(pop, coef).numpy()
-    print(f"vectorised: {models} models x {steps} steps in {vec_seconds:.2f} s = {vec_rate:,.0f} model-steps/s (median fit {np.median(fit):.1e})")
-
+    seconds: dict[str, list[float]] = {"exact": [], "blas": []}
+    for _ in range(args.rounds):
+        seconds["exact"].append(timed(lambda: train_population(arch, coef, keys, config), device))
+        seconds["blas"].append(timed(lambda: train_blas(arch, coef, keys, config), device))
+    rate = {k: args.models * steps / statistics.median(v) for k, v in seconds.items()}
+    for k in seconds:
+        print(f"{k:>6}: {rate[k]:,.0f} model-steps/s (median of {', '.join(f'{s:.2f}' for s in seconds[k])} s)")
     result = {
         "benchmark": "zoo", "netembench": __version__, "torch": torch.__version__, "device": args.device,
         "device_name": torch.cuda.get_device_name() if device.type == "cuda" else platform.processor() or platform.machine(),
         "cpu_count": os.cpu_count(), "threads": torch.get_num_threads(), "arch": arch.name, "batch_size": config.batch_size,
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "vectorised": {"models": models, "steps": steps, "seconds": vec_seconds, "model_steps_per_s": vec_rate},
+        "models": args.models, "steps": steps, "seconds": seconds, "model_steps_per_s": rate,
+        "exact_over_blas_cost": rate["blas"] / rate["exact"],
     }
+    print(f"exact/blas cost: {result['exact_over_blas_cost']:.2f}x the time of zoo 1.0.0's trainer")
+
     if args.naive_models:
-        start = time.perf_counter()
-        for m in range(args.naive_models):
-            train_one_reference(arch, coef[m], keys[m], config, steps=args.naive_steps)
-        naive_seconds = time.perf_counter() - start
-        naive_rate = args.naive_models * args.naive_steps / naive_seconds
-        print(f"naive loop: {args.naive_models} models x {args.naive_steps} steps in {naive_seconds:.2f} s = {naive_rate:,.0f} model-steps/s")
-        per_zoo = models * steps / naive_rate
-        print(f"naive loop, extrapolated to the same {models} models x {steps} steps: {per_zoo:.0f} s")
-        result["naive"] = {"models": args.naive_models, "steps": args.naive_steps, "seconds": naive_seconds, "model_steps_per_s": naive_rate}
-        result["speedup"] = vec_rate / naive_rate
+        cpu_coef, cpu_keys = coef.cpu(), keys.cpu()
+        naive = []
+        for _ in range(args.rounds):
+            naive.append(timed(lambda: [train_one_reference(arch, cpu_coef[m], cpu_keys[m], config, steps=args.naive_steps)
+                                        for m in range(args.naive_models)], torch.device("cpu")))
+        naive_rate = args.naive_models * args.naive_steps / statistics.median(naive)
+        result["naive"] = {"models": args.naive_models, "steps": args.naive_steps, "seconds": naive, "model_steps_per_s": naive_rate}
+        result["speedup"] = {k: r / naive_rate for k, r in rate.items()}
+        print(f" naive: {naive_rate:,.0f} model-steps/s (one model at a time)")
+        print(f"vectorised/naive speedup: exact {result['speedup']['exact']:.0f}x, blas {result['speedup']['blas']:.0f}x")
+
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+        base = torch.cuda.memory_allocated()
+        train_population(arch, coef, keys, TrainConfig(**{**config.__dict__, "steps": 3}))
+        per_model = (torch.cuda.max_memory_allocated() - base) / args.models
+        capacity = torch.cuda.get_device_properties(device).total_memory
+    else:
+        m = args.memory_models
+        more = torch.as_tensor(tasks.coef[np.arange(m) % len(tasks)])
+        before = peak_rss_bytes()
+        train_population(arch, more, rng.model_keys(1, torch.arange(m)), TrainConfig(**{**config.__dict__, "steps": 3}))
+        per_model = max(peak_rss_bytes() - before, 0) / m
+        capacity = 141e9
+    result["memory"] = {"bytes_per_model": per_model, "models_in": capacity, "largest_population": int(capacity // per_model)}
+    print(f"training memory: {per_model / 1024:.1f} KiB per model ({'measured on the GPU' if device.type == 'cuda' else 'CPU peak RSS growth'}); "
+          f"{capacity / 1e9:.0f} GB hold {int(capacity // per_model):,} models of {arch.name} at batch {config.batch_size}")
+
     build = args.build or (None if args.quick else "poly-seed")
     if build and build != "none":
         with tempfile.TemporaryDirectory() as tmp:
-            start = time.perf_counter()
-            build_zoo(resolve_spec(build), Path(tmp) / "zoo", device=args.device, quiet=True)
-            result["build"] = {"zoo": build, "seconds": time.perf_counter() - start}
+            result["build"] = {"zoo": build, "seconds": timed(lambda: build_zoo(resolve_spec(build), Path(tmp) / "zoo",
+                                                                                  device=args.device, quiet=True), device)}
         print(f"build {build} from nothing: {result['build']['seconds']:.1f} s")
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
-    if "speedup" in result:
-        print(f"vectorised/naive speedup: {result['speedup']:.0f}")
 
 
 if __name__ == "__main__":

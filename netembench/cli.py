@@ -9,7 +9,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from netembench.results import ResultError
+from netembench.results import ResultError, flat_metrics
 from netembench.spec import SpecError
 
 
@@ -126,37 +126,69 @@ def _zoo_remove(args: argparse.Namespace) -> None:
 
 
 def _eval(args: argparse.Namespace) -> None:
-    from netembench.embedders import Unsupported, load_submission
+    from netembench.embedders import Unsupported
     from netembench.harness import evaluate
     from netembench.registry import load_zoo
     from netembench.results import build_result, default_path, write_result
-    from netembench.spec import CANONICAL_TRACKS
+    from netembench.spec import CANONICAL_TRACKS, resolve_spec
+    from netembench.worker import WorkerRunner
 
     zoos = list(CANONICAL_TRACKS) if args.zoo == ["all"] else args.zoo
     if args.out and len(zoos) * len(args.submission) > 1:
         raise CommandError("--out names one result file; with several zoos or submissions use --results-dir")
-    submissions = [load_submission(s) for s in args.submission]
-    loaded = [load_zoo(ref, cache=args.cache_dir, build_if_missing=True, device=args.device, quiet=args.quiet) for ref in zoos]
-    for zoo in loaded:
-        _note(zoo.canonical_note())
-    jobs = [(s, z, Path(args.out) if args.out else default_path(args.results_dir, s.name, z)) for z in loaded for s in submissions]
-    for _, _, path in jobs:
-        if path.exists() and not args.overwrite:
-            raise CommandError(f"result file {path} already exists; pass --overwrite to replace it")
-    results = []
-    for submission, zoo, path in jobs:
-        try:
-            evaluation = evaluate(submission, zoo, device=args.device, batch_size=args.batch_size, quiet=args.quiet)
-        except Unsupported as why:
-            print(f"skipped {zoo.spec.ref}: {why}")
-            continue
-        result = build_result(submission, zoo, evaluation, args.device)
-        write_result(result, path, overwrite=args.overwrite)
-        results.append(result)
-        print(format_scores(result))
-        print(f"wrote {path}")
+    results_dir = Path(args.results_dir)
+    if results_dir.exists() and not results_dir.is_dir():
+        raise CommandError(f"--results-dir {results_dir} is a file, not a folder")
+    if args.timeout <= 0:
+        raise CommandError(f"--timeout must be a positive number of seconds, got {args.timeout:g}")
+    # Each submission runs sealed in its own worker, loaded once for all zoos.
+    runners = []
+    try:
+        for ref in args.submission:
+            runners.append(WorkerRunner(ref, args.device, args.timeout))
+        refs = [_zoo_ref(z, resolve_spec) for z in zoos]
+        jobs = [(r, z, Path(args.out) if args.out else default_path(results_dir, r.info.name, z)) for z in refs for r in runners]
+        for _, _, path in jobs:  # every output is checked before any evaluation starts
+            if path.exists() and not args.overwrite:
+                raise CommandError(f"result file {path} already exists; pass --overwrite to replace it")
+            if path.exists() and not path.is_file():
+                raise CommandError(f"result path {path} is not a file")
+        loaded = {ref: load_zoo(ref, cache=args.cache_dir, build_if_missing=True, device=args.device, quiet=args.quiet) for ref in zoos}
+        for zoo in loaded.values():
+            _note(zoo.canonical_note())
+        results = []
+        for runner, zoo_ref, path in jobs:
+            zoo = loaded[zoos[refs.index(zoo_ref)]]
+            if args.out is None:
+                path = default_path(results_dir, runner.info.name, zoo.spec.ref)
+            try:
+                evaluation = evaluate(None, zoo, device=args.device, batch_size=args.batch_size, quiet=args.quiet, runner=runner)
+            except Unsupported as why:
+                print(f"skipped {zoo.spec.ref}: {why}")
+                continue
+            result = build_result(zoo, evaluation, args.device)
+            write_result(result, path, overwrite=args.overwrite)
+            results.append(result)
+            print(format_scores(result))
+            print(f"wrote {path}")
+    finally:
+        for runner in runners:
+            runner.close()
     if len(results) > 1:
         print(summary_table(results))
+
+
+def _zoo_ref(zoo: str, resolve_spec) -> str:
+    """`name@version` for a canonical name or spec file; a folder or hub repository as given."""
+    path = Path(zoo)
+    if path.is_dir() and (path / "spec.toml").is_file():
+        from netembench.spec import parse_spec
+
+        return parse_spec((path / "spec.toml").read_text(), str(path / "spec.toml")).ref
+    try:
+        return resolve_spec(zoo).ref
+    except SpecError:
+        return zoo.replace("/", "--")
 
 
 def summary_table(results: list[dict]) -> str:
@@ -180,13 +212,8 @@ def format_scores(result: dict) -> str:
     main = m["main_score"]
     lines.append(f"  {'main_score (' + result['info']['main_metric'] + ')':<38} {main['mean']:.4f} ± {main['std']:.4f}"
                  f"   95% CI [{main['ci95'][0]:.3f}, {main['ci95'][1]:.3f}]")
-    for name, value in m.items():
-        if name == "main_score":
-            continue
-        if name == "arch_probe_accuracy":
-            for arch, v in value.items():
-                lines.append(f"  {'probe_accuracy on ' + arch:<38} {v['mean']:.4f} ± {v['std']:.4f}")
-        else:
+    for name, value in flat_metrics(m).items():
+        if name != "main_score":
             lines.append(f"  {name:<38} {value['mean']:.4f} ± {value['std']:.4f}")
     return "\n".join(lines)
 
@@ -258,6 +285,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--results-dir", default="leaderboard/results")
     p.add_argument("--device", default="cpu")
     p.add_argument("--batch-size", type=int, default=512)
+    p.add_argument("--timeout", type=float, default=600.0,
+                   help="seconds each call into the submission may take before its worker is stopped (default 600)")
     p.add_argument("--overwrite", action="store_true", help="replace existing result files")
     p.add_argument("--cache-dir", help="zoo cache folder")
     p.add_argument("--quiet", action="store_true")

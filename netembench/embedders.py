@@ -14,14 +14,51 @@ import importlib
 import importlib.util
 import os
 import sys
+import re
+import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+import torch
 from torch import Tensor
 
 from netembench.probes import ProbeBatch
 
 READABLE = frozenset({"grad", "y", "weights"})
+# The one rule for embedder names (eval, leaderboard and SUBMITTING.md quote it): they name folders
+# and appear in Markdown and HTML.
+NAME_RULE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+NAME_RULE_TEXT = "1-64 letters, digits, '_' or '-', starting with a letter or digit"
+
+
+@dataclass(frozen=True)
+class ZooIdentity:
+    """What `prepare` is told of the zoo being evaluated: enough to pick a checkpoint, nothing more."""
+
+    name: str
+    version: str
+    fingerprint: str
+
+    @property
+    def ref(self) -> str:
+        return f"{self.name}@{self.version}"
+
+
+@dataclass(frozen=True)
+class SubmissionInfo:
+    """What the harness knows of a submission, reported by the process that loaded it."""
+
+    name: str
+    reads: frozenset[str] | list[str]
+    cloze: bool
+    supervised: bool
+    n_params: int
+    ref: str
+    source_hash: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "reads", frozenset(self.reads))
 
 
 class SubmissionError(RuntimeError):
@@ -53,8 +90,8 @@ class Submission:
         self.embedder, self.ref, self.files = embedder, ref, files
         reads = getattr(embedder, "reads", None)
         name = getattr(embedder, "name", None)
-        if not isinstance(name, str) or not name or any(c in name for c in "/\\ "):
-            raise SubmissionError(f"submission {ref}: the embedder needs a `name` without spaces or slashes, got {name!r}")
+        if not isinstance(name, str) or not NAME_RULE.match(name):
+            raise SubmissionError(f"submission {ref}: the embedder's `name` must be {NAME_RULE_TEXT}; got {name!r}")
         if not isinstance(reads, (set, frozenset)) or not reads or not set(reads) <= READABLE:
             raise SubmissionError(f"submission {ref}: `reads` must be a non-empty subset of {sorted(READABLE)}, got {reads!r}")
         if not callable(getattr(embedder, "embed", None)):
@@ -80,6 +117,9 @@ class Submission:
             return int(sum(p.numel() for p in params()))
         return int(getattr(self.embedder, "n_params", 0))
 
+    def info(self) -> SubmissionInfo:
+        return SubmissionInfo(self.name, sorted(self.reads), self.is_cloze, self.supervised, self.n_params, self.ref, self.source_hash())
+
     def source_hash(self) -> str:
         """sha256 of the files that decide the submission's outputs: code, checkpoints and data,
         not documentation (model cards, figures, logs), so editing a card keeps its results valid."""
@@ -88,6 +128,46 @@ class Submission:
         for path in sorted(p for p in self.files if not _is_documentation(p, root)):
             digest.update(path.name.encode() + b"\0" + path.read_bytes())
         return digest.hexdigest()
+
+
+class InProcessRunner:
+    """Runs an already-imported submission in this process: for code you trust (tests, development).
+    The embedder gets copies of the batch's tensors. `netembench eval` always uses the sealed worker."""
+
+    def __init__(self, submission: Submission, device: str = "cpu") -> None:
+        self.submission, self.info, self.seconds = submission, submission.info(), 0.0
+        to = getattr(submission.embedder, "to", None)
+        if callable(to):
+            to(torch.device(device))
+
+    def prepare(self, zoo: ZooIdentity) -> None:
+        prepare = getattr(self.submission.embedder, "prepare", None)
+        if callable(prepare):
+            self._guard("prepare", zoo.ref, lambda: prepare(zoo))
+        self.info = self.submission.info()
+
+    def call(self, method: str, batch: ProbeBatch, where: str) -> Tensor:
+        start = time.perf_counter()
+        with torch.no_grad():
+            out = self._guard(method, where, lambda: getattr(self.submission.embedder, method)(batch.copy()))
+        self.seconds += time.perf_counter() - start
+        if not isinstance(out, Tensor):
+            raise SubmissionError(f"embedder {self.info.name!r}: {method} returned {type(out).__name__} on {where}; expected a torch.Tensor")
+        return out
+
+    def _guard(self, what: str, where: str, fn):
+        try:
+            return fn()
+        except Unsupported:
+            raise
+        except BaseException as err:  # noqa: BLE001 - user code, SystemExit included
+            hint = ""
+            if isinstance(err, (AttributeError, TypeError)) and "NoneType" in str(err):
+                hint = f" (batch fields not declared in `reads` are None; it declares {sorted(self.info.reads)})"
+            raise SubmissionError(f"embedder {self.info.name!r} raised {type(err).__name__} in {what} on {where}: {err}{hint}") from err
+
+    def close(self) -> None:
+        pass
 
 
 DOCUMENTATION_SUFFIXES = (".md", ".png", ".jpg", ".jpeg", ".svg", ".pdf", ".txt")

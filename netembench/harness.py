@@ -4,24 +4,31 @@ For each of the protocol's evaluation draws: probe every model of the needed spl
 embed, check the output, and score. Embeddings are put in model-id order before scoring, so the
 scores do not depend on batching. Cloze embedders are also scored on the masked gradients of the
 test split, beside the mean-fill and neighbour-interpolation references on the same masks.
+
+What the submission sees is sealed (DESIGN §12): it runs in a worker process (`worker`) and gets
+copies of probe batches; every draw shows the models of a split in a fresh random order under
+random ids, and all models of a draw share their inputs, so neither order, ids nor inputs tell
+which model (hence which task) a probe set came from. Metrics are computed here, never there.
 """
 
 from __future__ import annotations
 
+import secrets
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
 from netembench import metrics as M
-from netembench.embedders import Submission, SubmissionError, Unsupported
+from netembench.embedders import InProcessRunner, Submission, SubmissionError, ZooIdentity
 from netembench.population import Population
 from netembench.probes import PROTOCOL_V1, Protocol, ProbeSet, draw_probes, evaluation_keys
 from netembench.store import Zoo
 
-HARNESS_VERSION = "1.0.0"
+HARNESS_VERSION = "1.1.0"
 
 
 @dataclass(frozen=True)
@@ -29,7 +36,8 @@ class Track:
     """What a zoo is scored on: its main score and the track-specific extras."""
 
     main: str = "probe_accuracy"
-    coarse: bool = False  # coarse (family) probe accuracy and the N = 16 probe accuracy
+    probe: bool = True  # a linear probe for the task (poly-many has 2 train models per task: retrieval instead)
+    coarse: bool = False  # coarse (family) probe accuracy
     retrieval: bool = False  # retrieval recall@1 and coefficient R^2 on unseen tasks
     per_arch: bool = False  # probe accuracy per test architecture
 
@@ -37,10 +45,12 @@ class Track:
 TRACKS = {
     "poly-seed": Track(),
     "poly-fine": Track(coarse=True),
-    "poly-many": Track(main="retrieval_recall_at_1", retrieval=True),
+    # A 1000-way probe fitted on 2 models per task measures what retrieval does, at 66 of the
+    # suite's 81 seconds (harness 1.1 dropped it).
+    "poly-many": Track(main="retrieval_recall_at_1", probe=False, retrieval=True),
     "poly-xarch": Track(main="arch_probe_accuracy", per_arch=True),
 }
-N16 = 16
+EXAMPLES = 3  # cloze examples kept for the results site (the test models with the lowest ids)
 
 
 @dataclass
@@ -51,129 +61,147 @@ class SplitEmbeddings:
     table: dict[str, np.ndarray]
     cloze: M.ClozeTally | None = None
     references: dict[str, M.ClozeTally] = field(default_factory=dict)
+    examples: list[dict] = field(default_factory=list)  # cloze predictions of a few test models
 
 
 class Evaluator:
-    def __init__(self, submission: Submission, zoo: Zoo, device: str = "cpu", batch_size: int = 512, quiet: bool = False,
+    def __init__(self, runner, zoo: Zoo, device: str = "cpu", batch_size: int = 512, quiet: bool = False,
                  protocol: Protocol = PROTOCOL_V1) -> None:
-        self.sub, self.zoo, self.device, self.batch_size, self.quiet = submission, zoo, torch.device(device), batch_size, quiet
+        self.runner, self.zoo, self.device, self.batch_size, self.quiet = runner, zoo, torch.device(device), batch_size, quiet
         self.protocol = protocol
         self.track = TRACKS.get(zoo.name, Track())
         self.width: int | None = None
-        self.seconds_embedding = 0.0
         self._populations: dict[tuple[str, str], Population] = {}  # (split, arch) -> weights on the device
-        to = getattr(submission.embedder, "to", None)
-        if callable(to):
-            to(self.device)
-        prepare = getattr(submission.embedder, "prepare", None)  # optional: per-zoo set-up, e.g. a checkpoint
-        if callable(prepare):
-            try:
-                prepare(zoo)
-            except Unsupported:
-                raise
-            except Exception as err:  # noqa: BLE001 - user code
-                raise SubmissionError(f"embedder {submission.name!r} raised {type(err).__name__} in prepare for {zoo.spec.ref}: {err}") from err
+        self._secret = np.random.default_rng(secrets.randbits(128))  # model order and ids shown to the submission
+        runner.prepare(ZooIdentity(zoo.name, zoo.version, zoo.fingerprint))
+
+    @property
+    def name(self) -> str:
+        return self.runner.info.name
 
     def embed_split(self, split: str, draw: int, protocol: Protocol, cloze: bool = False) -> SplitEmbeddings:
-        parts, tables = [], []
+        parts, tables, examples = [], [], []
         tally, refs = (M.ClozeTally.empty(), {k: M.ClozeTally.empty() for k in ("interp", "meanfill")}) if cloze else (None, {})
+        shown = set(np.sort(np.concatenate([g.table["model_id"] for g in self.zoo.groups(split)]))[:EXAMPLES].tolist())
         for group in self.zoo.groups(split):
             key = (split, group.arch.name)
             if key not in self._populations:
                 self._populations[key] = self.zoo.population(group).to(self.device)
             pop = self._populations[key]
-            ids = torch.as_tensor(group.table["model_id"])
+            order = self._secret.permutation(len(group))
             for start in range(0, len(group), self.batch_size):
-                rows = slice(start, start + self.batch_size)
-                keys = evaluation_keys(self.zoo.fingerprint, ids[rows], draw)
-                probes = draw_probes(pop.select(rows), ids[rows], keys, protocol)
-                where = f"split {split!r}, draw {draw}, models {int(ids[rows][0])}..{int(ids[rows][-1])}"
+                rows = order[start : start + self.batch_size]
+                keys = evaluation_keys(self.zoo.fingerprint, draw, len(rows))
+                opaque = torch.as_tensor(self._secret.integers(0, 2**62, size=len(rows)))
+                probes = draw_probes(pop.select(torch.as_tensor(rows)), opaque, keys, protocol)
+                where = f"split {split!r}, draw {draw}, batch {start // self.batch_size}"
                 parts.append(self._embed(probes, where))
                 if cloze:
-                    self._cloze(probes, where, tally, refs)
-            tables.append(group.table)
+                    pred = self._cloze(probes, where, tally, refs)
+                    for i in np.flatnonzero(np.isin(group.table["model_id"][rows], list(shown))):
+                        examples.append({"model_id": int(group.table["model_id"][rows[i]]), "task_id": int(group.table["task_id"][rows[i]]),
+                                         **{k: _rounded(v[i]) for k, v in (("x", probes.x), ("grad", probes.grad), ("pred", pred),
+                                                                            ("mask", probes.mask))}})
+                tables.append({k: v[rows] for k, v in group.table.items()})
         table = {k: np.concatenate([t[k] for t in tables]) for k in tables[0]}
         order = np.argsort(table["model_id"], kind="stable")
         x = np.concatenate(parts)[order]
-        return SplitEmbeddings(x, {k: v[order] for k, v in table.items()}, tally, refs)
+        return SplitEmbeddings(x, {k: v[order] for k, v in table.items()}, tally, refs, sorted(examples, key=lambda e: e["model_id"]))
 
     def _call(self, method: str, batch, where: str):
-        start = time.perf_counter()
-        try:
-            with torch.no_grad():
-                out = getattr(self.sub.embedder, method)(batch)
-        except Unsupported:
-            raise
-        except Exception as err:  # noqa: BLE001 - user code
-            hint = ""
-            if isinstance(err, (AttributeError, TypeError)) and "NoneType" in str(err):
-                hint = f" (batch fields not declared in `reads` are None; it declares {sorted(self.sub.reads)})"
-            raise SubmissionError(f"embedder {self.sub.name!r} raised {type(err).__name__} in {method} on {where}: {err}{hint}") from err
-        self.seconds_embedding += time.perf_counter() - start
-        if not isinstance(out, torch.Tensor):
-            raise SubmissionError(f"embedder {self.sub.name!r}: {method} returned {type(out).__name__} on {where}; expected a torch.Tensor")
-        return out
+        return self.runner.call(method, batch, where)
 
     def _embed(self, probes: ProbeSet, where: str) -> np.ndarray:
-        out = self._call("embed", probes.batch(self.sub.reads, masked=False), where)
+        out = self._call("embed", probes.batch(self.runner.info.reads, masked=False), where)
         b = len(probes.x)
         if out.ndim != 2 or out.shape[0] != b:
-            raise SubmissionError(f"embedder {self.sub.name!r}: embed returned shape {tuple(out.shape)} on {where}; expected [{b}, D]")
+            raise SubmissionError(f"embedder {self.name!r}: embed returned shape {tuple(out.shape)} on {where}; expected [{b}, D]")
         if not out.is_floating_point():
-            raise SubmissionError(f"embedder {self.sub.name!r}: embed returned dtype {out.dtype} on {where}; expected a float tensor")
+            raise SubmissionError(f"embedder {self.name!r}: embed returned dtype {out.dtype} on {where}; expected a float tensor")
         if not torch.isfinite(out).all():
-            raise SubmissionError(f"embedder {self.sub.name!r}: embed returned NaN or inf on {where}")
+            raise SubmissionError(f"embedder {self.name!r}: embed returned NaN or inf on {where}")
         if self.width is None:
             self.width = out.shape[1]
         elif out.shape[1] != self.width:
-            raise SubmissionError(f"embedder {self.sub.name!r}: embedding width changed from {self.width} to {out.shape[1]} on {where}")
+            raise SubmissionError(f"embedder {self.name!r}: embedding width changed from {self.width} to {out.shape[1]} on {where}")
         return M.to_numpy(out)
 
     def _cloze(self, probes: ProbeSet, where: str, tally: M.ClozeTally, refs: dict[str, M.ClozeTally]) -> None:
-        pred = self._call("predict_masked", probes.batch(self.sub.reads, masked=True), where)
+        pred = self._call("predict_masked", probes.batch(self.runner.info.reads, masked=True), where)
         if tuple(pred.shape) != tuple(probes.x.shape) or not pred.is_floating_point() or not torch.isfinite(pred).all():
             raise SubmissionError(
-                f"embedder {self.sub.name!r}: predict_masked returned shape {tuple(pred.shape)}, dtype {pred.dtype} on {where}; "
+                f"embedder {self.name!r}: predict_masked returned shape {tuple(pred.shape)}, dtype {pred.dtype} on {where}; "
                 f"expected finite floats of shape {list(probes.x.shape)}"
             )
         truth = probes.grad.to(torch.float64)
         tally.add(pred.to(torch.float64), truth, probes.mask)
         for name, ref in M.reference_predictions(probes.x.double(), truth.masked_fill(probes.mask, 0.0), probes.mask).items():
             refs[name].add(ref, truth, probes.mask)
+        return pred
 
     def run(self) -> dict:
-        """Every metric of the zoo's track: `{name: {mean, std, per_draw[, ci95]}}` plus `info`."""
+        """Every metric of the zoo's track: `{name: {mean, std, per_draw[, ci95]}}`, the budget curve,
+        `info`, and `figures` (draw 0's embedding map and cloze examples, for the results site)."""
         splits = self.zoo.splits
         draws: dict[str, list] = {}
         per_model: dict[str, list[np.ndarray]] = {}
-        bar = tqdm(range(self.protocol.n_draws), desc=f"eval {self.sub.name} on {self.zoo.spec.ref}", unit="draw",
+        figures: dict = {}
+        self.iterations: list[int] = []
+        bar = tqdm(range(self.protocol.n_draws), desc=f"eval {self.name} on {self.zoo.spec.ref}", unit="draw",
                    disable=True if self.quiet else None)
         for draw in bar:
             train = self.embed_split("train", draw, self.protocol)
-            test = self.embed_split("test", draw, self.protocol, cloze=self.sub.is_cloze)
+            test = self.embed_split("test", draw, self.protocol, cloze=self.runner.info.cloze)
             scores, correct = self._score(train, test, self.embed_split("unseen", draw, self.protocol) if "unseen" in splits else None)
-            if self.track.coarse:
-                p16 = Protocol(n_points=N16)
-                tr16, te16 = self.embed_split("train", draw, p16), self.embed_split("test", draw, p16)
-                scores["probe_accuracy_n16"] = float(M.probe_correct(tr16.x, tr16.table["task_id"], te16.x, te16.table["task_id"]).mean())
+            for n in self.protocol.budgets:
+                if n == self.protocol.n_points:  # the main score itself
+                    arch = [v for k, v in scores.items() if k.startswith("arch_probe_accuracy/")]
+                    scores[f"budget/{n}"] = float(np.mean(arch)) if self.track.per_arch else scores[self.track.main]
+                else:
+                    p = self.protocol.at(n)
+                    scores[f"budget/{n}"] = self._main(self.embed_split("train", draw, p), self.embed_split("test", draw, p))
+            if draw == 0:
+                figures = {"embedding_map": M.embedding_map(test.x, test.table["task_id"])}
+                if test.examples:
+                    figures["cloze_examples"] = test.examples
             for k, v in scores.items():
                 draws.setdefault(k, []).append(v)
             for k, v in correct.items():
                 per_model.setdefault(k, []).append(v)
-        return self._summarise(draws, per_model, test.table)
+        out = self._summarise(draws, per_model, test.table)
+        out["figures"] = figures
+        if self.iterations:
+            out["info"]["probe_iterations"] = {"max": max(self.iterations), "median": float(np.median(self.iterations))}
+        return out
+
+    def _probe(self, train: np.ndarray, train_y: np.ndarray, test: np.ndarray, test_y: np.ndarray) -> np.ndarray:
+        correct, iterations = M.probe_fit(train, train_y, test, test_y)
+        self.iterations.append(iterations)
+        return correct
+
+    def _main(self, train: SplitEmbeddings, test: SplitEmbeddings) -> float:
+        """The track's main score of one draw at one probe-set size."""
+        if self.track.retrieval:
+            return float(M.retrieval_correct(train.x, train.table["task_id"], test.x, test.table["task_id"]).mean())
+        correct = self._probe(train.x, train.table["task_id"], test.x, test.table["task_id"])
+        if self.track.per_arch:
+            return float(np.mean([correct[test.table["arch"] == a].mean() for a in dict.fromkeys(test.table["arch"].tolist())]))
+        return float(correct.mean())
 
     def _score(self, train: SplitEmbeddings, test: SplitEmbeddings, unseen: SplitEmbeddings | None):
         ty, sy = train.table["task_id"], test.table["task_id"]
         scale = M.Standardiser(train.x)
-        probe = M.probe_correct(train.x, ty, test.x, sy)
-        scores = {"probe_accuracy": float(probe.mean()), "knn_accuracy": float(M.knn_correct(train.x, ty, test.x, sy).mean())}
+        scores = {"knn_accuracy": float(M.knn_correct(train.x, ty, test.x, sy).mean())}
+        correct = {}
+        if self.track.probe:
+            probe = correct["probe_accuracy"] = self._probe(train.x, ty, test.x, sy)
+            scores["probe_accuracy"] = float(probe.mean())
         if self.clusterable(test):  # with one test model per task, k-means is trivially perfect
             scores["cluster_ami"], scores["cluster_v_measure"] = M.clustering(test.x, sy, scale)
-        correct = {"probe_accuracy": probe}
         if unseen is not None and self.clusterable(unseen):
             scores["unseen_cluster_ami"] = M.clustering(unseen.x, unseen.table["task_id"], scale)[0]
         if self.track.coarse:
-            scores["coarse_probe_accuracy"] = float(M.probe_correct(train.x, train.table["family_id"], test.x, test.table["family_id"]).mean())
+            scores["coarse_probe_accuracy"] = float(self._probe(train.x, train.table["family_id"], test.x, test.table["family_id"]).mean())
         if self.track.retrieval:
             hit = M.retrieval_correct(train.x, ty, test.x, sy)
             scores["retrieval_recall_at_1"], correct["retrieval_recall_at_1"] = float(hit.mean()), hit
@@ -199,9 +227,10 @@ class Evaluator:
         out: dict = {}
         arch_keys = [k for k in draws if k.startswith("arch_probe_accuracy/")]
         for k, v in draws.items():
-            if k == "cloze_left_out" or k in arch_keys:
+            if k == "cloze_left_out" or k in arch_keys or k.startswith("budget/"):
                 continue
             out[k] = M.summary(v)
+        out["budget_curve"] = {k.split("/", 1)[1]: M.summary(v) for k, v in draws.items() if k.startswith("budget/")}
         if arch_keys:
             out["arch_probe_accuracy"] = {k.split("/", 1)[1]: M.summary(draws[k]) for k in arch_keys}
             main_draws = np.mean([draws[k] for k in arch_keys], axis=0).tolist()
@@ -221,10 +250,34 @@ class Evaluator:
         return {"metrics": out, "info": info}
 
 
-def evaluate(submission: Submission, zoo: Zoo, device: str = "cpu", batch_size: int = 512, quiet: bool = False) -> dict:
-    """Run every metric of the zoo's track; returns `{"metrics", "info", "timings"}`."""
+def _rounded(t: torch.Tensor) -> list:
+    return [round(float(v), 5) if t.is_floating_point() else bool(v) for v in t.tolist()]
+
+
+DEFAULT_TIMEOUT = 600.0  # seconds per call into a submission (`netembench eval --timeout`)
+
+
+def evaluate(submission: Submission | str | Path, zoo: Zoo, device: str = "cpu", batch_size: int = 512, quiet: bool = False,
+             timeout: float = DEFAULT_TIMEOUT, runner=None) -> dict:
+    """Run every metric of the zoo's track; returns `{"metrics", "info", "timings", "submission"}`.
+
+    A path or `module:callable` runs sealed in a worker process (as `netembench eval` does); an
+    already-loaded `Submission` runs in this process (code you trust). `runner` reuses a running one.
+    """
+    from netembench.worker import WorkerRunner
+
     start = time.perf_counter()
-    ev = Evaluator(submission, zoo, device=device, batch_size=batch_size, quiet=quiet)
-    result = ev.run()
-    result["timings"] = {"total_seconds": time.perf_counter() - start, "embedder_seconds": ev.seconds_embedding}
+    own = runner is None
+    if own:
+        runner = InProcessRunner(submission, device) if isinstance(submission, Submission) else WorkerRunner(submission, device, timeout)
+    try:
+        seconds_before = runner.seconds
+        ev = Evaluator(runner, zoo, device=device, batch_size=batch_size, quiet=quiet)
+        result = ev.run()
+    finally:
+        if own:
+            runner.close()
+    result["timings"] = {"total_seconds": time.perf_counter() - start, "embedder_seconds": runner.seconds - seconds_before}
+    result["submission"] = runner.info
+    result["isolated"] = isinstance(runner, WorkerRunner)
     return result

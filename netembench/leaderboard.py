@@ -3,8 +3,8 @@
 
 A result is listed when its schema, content hash, zoo, harness version and submission code check
 out; one whose zoo fingerprint is not the reference build of that zoo version is listed apart as
-"non-canonical zoo", and one on a superseded zoo version (its spec says `superseded_by`) is listed
-apart as superseded. Nothing is written when any file is invalid.
+"non-canonical zoo", and one on a superseded zoo version (its spec says `superseded_by`) or from a
+superseded harness version is listed apart as superseded. Nothing is written when any file is invalid.
 """
 
 from __future__ import annotations
@@ -14,7 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from netembench.harness import HARNESS_VERSION
-from netembench.results import ResultError, read_result, validate_result
+
+# Earlier harness versions whose result files stay valid, listed apart as superseded.
+SUPERSEDED_HARNESSES = ("1.0.0",)
+from netembench.results import ResultError, flat_metrics, read_result, validate_result
 from netembench.spec import canonical_specs
 
 
@@ -74,8 +77,11 @@ def collect(root: str | Path) -> tuple[list[Entry], list[str]]:
         if ref not in specs:
             bad(f"unknown zoo {ref}; known: {', '.join(sorted(specs))}")
             continue
-        if data["harness_version"] != HARNESS_VERSION:
-            bad(f"harness version {data['harness_version']} is not the current {HARNESS_VERSION}; re-evaluate the submission")
+        if data["harness_version"] not in (HARNESS_VERSION, *SUPERSEDED_HARNESSES):
+            bad(f"harness version {data['harness_version']} is unknown (current: {HARNESS_VERSION}); re-evaluate the submission")
+            continue
+        if emb.get("isolated") is not True and data["harness_version"] == HARNESS_VERSION:
+            bad("evaluated in-process, not sealed in a worker: evaluate it with 'netembench eval'")
             continue
         key = (emb["name"], ref)
         if key in seen:
@@ -88,7 +94,7 @@ def collect(root: str | Path) -> tuple[list[Entry], list[str]]:
         if not (repo / emb["submission"]).exists():
             bad(f"the submission code {emb['submission']} is missing (commit it beside the result)")
             continue
-        superseded = bool(specs[ref].superseded_by)
+        superseded = bool(specs[ref].superseded_by) or data["harness_version"] in SUPERSEDED_HARNESSES
         canonical = not superseded and zoo["fingerprint"] == specs[ref].reference_fingerprint
         entries.append(Entry(path, data, canonical=canonical, superseded=superseded))
     return entries, problems
@@ -129,7 +135,6 @@ RELATIVE_TOLERANCE = 0.05
 
 def rerun(root: str | Path, name: str, zoos: list[str] | None = None, device: str = "cpu", quiet: bool = False) -> list[str]:
     """Re-evaluate a listed submission; return a line per score that moved beyond its tolerance."""
-    from netembench.embedders import load_submission
     from netembench.harness import evaluate
     from netembench.registry import load_zoo
 
@@ -145,10 +150,10 @@ def rerun(root: str | Path, name: str, zoos: list[str] | None = None, device: st
         zoo = load_zoo(entry.zoo, build_if_missing=True, device=device, quiet=quiet)
         if zoo.fingerprint != entry.data["zoo"]["fingerprint"]:
             moved.append(f"{entry.zoo}: this zoo build ({zoo.fingerprint[:12]}) is not the one evaluated ({entry.data['zoo']['fingerprint'][:12]})")
-        submission = load_submission(root.resolve().parent / entry.data["embedder"]["submission"])
-        if submission.source_hash() != entry.data["embedder"]["source_hash"]:
+        evaluation = evaluate(str(root.resolve().parent / entry.data["embedder"]["submission"]), zoo, device=device, quiet=quiet)
+        if evaluation["submission"].source_hash != entry.data["embedder"]["source_hash"]:
             moved.append(f"{entry.zoo}: the submission code changed since it was evaluated (source hash differs)")
-        fresh = evaluate(submission, zoo, device=device, quiet=quiet)["metrics"]
+        fresh = evaluation["metrics"]
         for metric, old in _flatten(entry.data["metrics"]).items():
             new = _flatten(fresh).get(metric)
             tol = RELATIVE_TOLERANCE * abs(old) if "nmse" in metric else TOLERANCE
@@ -158,10 +163,4 @@ def rerun(root: str | Path, name: str, zoos: list[str] | None = None, device: st
 
 
 def _flatten(metrics: dict[str, Any]) -> dict[str, float]:
-    out = {}
-    for name, value in metrics.items():
-        if name == "arch_probe_accuracy":
-            out.update({f"{name}/{arch}": v["mean"] for arch, v in value.items()})
-        else:
-            out[name] = value["mean"]
-    return out
+    return {name: value["mean"] for name, value in flat_metrics(metrics).items()}

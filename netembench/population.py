@@ -106,6 +106,9 @@ class Population:
     def select(self, index: Tensor | slice) -> Population:
         return Population(self.arch, [w[index] for w in self.weights], [b[index] for b in self.biases])
 
+    def clone(self) -> Population:
+        return Population(self.arch, [w.clone() for w in self.weights], [b.clone() for b in self.biases])
+
     def to(self, device: torch.device | str) -> Population:
         return Population(self.arch, [w.to(device) for w in self.weights], [b.to(device) for b in self.biases])
 

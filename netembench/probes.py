@@ -9,6 +9,7 @@ pattern along sorted `x`.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import torch
@@ -46,9 +47,14 @@ class Protocol:
     n_points: int = 64
     mask_ratio: float = 0.25
     n_draws: int = 4
+    budgets: tuple[int, ...] = (8, 16, 32, 64, 128)  # probe-set sizes of the budget curve
+    inputs: str = "shared per draw"  # every model of a draw is probed at the same inputs (harness 1.1)
 
-    def as_dict(self) -> dict[str, float | int]:
-        return dict(self.__dict__)
+    def as_dict(self) -> dict:
+        return {**self.__dict__, "budgets": list(self.budgets)}
+
+    def at(self, n_points: int) -> Protocol:
+        return dataclasses.replace(self, n_points=n_points)
 
 
 PROTOCOL_V1 = Protocol()
@@ -72,6 +78,13 @@ class ProbeBatch:
 
     def __len__(self) -> int:
         return self.x.shape[0]
+
+    def copy(self) -> ProbeBatch:
+        """A batch of fresh tensors: what an embedder does to it cannot reach the harness."""
+        clone = lambda t: None if t is None else t.clone()  # noqa: E731
+        weights = None if self.weights is None else self.weights.clone()
+        return ProbeBatch(clone(self.x), clone(self.mask), clone(self.region), clone(self.model_id), clone(self.grad),
+                          clone(self.y), weights)
 
     def to(self, device: torch.device | str) -> ProbeBatch:
         move = lambda t: None if t is None else t.to(device)  # noqa: E731
@@ -131,6 +144,8 @@ def draw_probes(pop: Population, model_ids: Tensor, keys: Tensor, protocol: Prot
     return ProbeSet(x, y, grad, region, cloze_mask(region, keys, protocol.mask_ratio), model_ids.to(device), pop)
 
 
-def evaluation_keys(fingerprint: str, model_ids: Tensor, draw: int) -> Tensor:
-    """Keys of evaluation draw `draw`: derived from (zoo fingerprint, model id, draw index)."""
-    return rng.model_keys(rng.key_from_text(f"netembench-eval:{fingerprint}:{draw}"), model_ids)
+def evaluation_keys(fingerprint: str, draw: int, count: int) -> Tensor:
+    """Keys of evaluation draw `draw` for `count` models: one key per (zoo fingerprint, draw), shared by
+    every model, so all models of a draw are probed at the same inputs with the same mask ranks and
+    the inputs say nothing about which model they came from (harness 1.1)."""
+    return torch.full((count,), rng.key_from_text(f"netembench-eval:{fingerprint}:{draw}"), dtype=torch.int64)

@@ -21,7 +21,7 @@ import sklearn
 import torch
 
 from netembench import __version__
-from netembench.embedders import Submission
+from netembench.embedders import NAME_RULE, NAME_RULE_TEXT, SubmissionInfo
 from netembench.harness import HARNESS_VERSION
 from netembench.metrics import HYPERPARAMETERS
 from netembench.probes import PROTOCOL_V1
@@ -30,7 +30,20 @@ from netembench.store import Zoo
 SCHEMA_VERSION = 1
 HASHED = ("schema_version", "harness_version", "zoo", "protocol", "embedder", "metrics")
 REQUIRED = (*HASHED, "benchmark", "info", "metric_hyperparameters", "timings", "environment", "date", "content_hash")
+OPTIONAL = ("figures",)  # plot data for the results site (not hashed: it changes no score)
 METRIC_FIELDS = ("mean", "std", "per_draw")
+GROUPED = ("arch_probe_accuracy", "budget_curve")  # metrics holding one entry per architecture / probe-set size
+
+
+def flat_metrics(metrics: dict[str, Any]) -> dict[str, dict]:
+    """Every metric entry by name, grouped ones as `group/key` (e.g. `budget_curve/16`)."""
+    out = {}
+    for name, value in metrics.items():
+        if name in GROUPED:
+            out.update({f"{name}/{key}": v for key, v in value.items()})
+        else:
+            out[name] = value
+    return out
 
 
 class ResultError(ValueError):
@@ -42,7 +55,9 @@ def content_hash(result: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def build_result(submission: Submission, zoo: Zoo, evaluation: dict[str, Any], device: str) -> dict[str, Any]:
+def build_result(zoo: Zoo, evaluation: dict[str, Any], device: str) -> dict[str, Any]:
+    """The result file of one evaluation (`harness.evaluate`'s output)."""
+    submission: SubmissionInfo = evaluation["submission"]
     result = {
         "schema_version": SCHEMA_VERSION,
         "benchmark": {"name": "netembench", "version": __version__},
@@ -53,13 +68,15 @@ def build_result(submission: Submission, zoo: Zoo, evaluation: dict[str, Any], d
             "name": submission.name,
             "submission": submission.ref,
             "reads": sorted(submission.reads),
-            "cloze": submission.is_cloze,
+            "cloze": submission.cloze,
             "supervised": submission.supervised,
             "n_params": submission.n_params,
-            "source_hash": submission.source_hash(),
+            "source_hash": submission.source_hash,
+            "isolated": evaluation["isolated"],  # ran sealed in a worker process (what the leaderboard lists)
         },
         "metrics": evaluation["metrics"],
         "info": evaluation["info"],
+        "figures": evaluation["figures"],
         "metric_hyperparameters": HYPERPARAMETERS,
         "timings": evaluation["timings"],
         "environment": {
@@ -76,8 +93,11 @@ def build_result(submission: Submission, zoo: Zoo, evaluation: dict[str, Any], d
     return result
 
 
-def default_path(results_dir: str | Path, embedder: str, zoo: Zoo) -> Path:
-    return Path(results_dir) / embedder / f"{zoo.spec.ref}.json"
+def default_path(results_dir: str | Path, embedder: str, zoo_ref: str) -> Path:
+    """RESULTS_DIR/<embedder>/<zoo>@<version>.json, for a name that passed the name rule."""
+    if not NAME_RULE.match(embedder):
+        raise ResultError(f"embedder name {embedder!r} cannot name a result file: it must be {NAME_RULE_TEXT}")
+    return Path(results_dir) / embedder / f"{zoo_ref}.json"
 
 
 def write_result(result: dict[str, Any], path: str | Path, overwrite: bool = False) -> Path:
@@ -114,14 +134,12 @@ def validate_result(result: dict[str, Any]) -> list[str]:
     if result.get("schema_version") != SCHEMA_VERSION:
         return [f"schema_version {result.get('schema_version')!r} is not {SCHEMA_VERSION}"]
     problems = [f"missing field {k!r}" for k in REQUIRED if k not in result]
-    problems += [f"unexpected field {k!r}" for k in sorted(set(result) - set(REQUIRED))]
+    problems += [f"unexpected field {k!r}" for k in sorted(set(result) - set(REQUIRED) - set(OPTIONAL))]
     if problems:
         return problems
-    for name, metric in result["metrics"].items():
-        entries = metric.values() if name == "arch_probe_accuracy" else [metric]
-        for m in entries:
-            if not isinstance(m, dict) or any(f not in m for f in METRIC_FIELDS):
-                problems.append(f"metric {name!r} lacks {'/'.join(METRIC_FIELDS)}")
+    for name, m in flat_metrics(result["metrics"]).items():
+        if not isinstance(m, dict) or any(f not in m for f in METRIC_FIELDS):
+            problems.append(f"metric {name!r} lacks {'/'.join(METRIC_FIELDS)}")
     if "main_score" not in result["metrics"]:
         problems.append("metric 'main_score' is missing")
     if result.get("content_hash") != content_hash(result):

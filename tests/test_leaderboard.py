@@ -21,9 +21,8 @@ NAMES = ("grad_bins", "integ", "weight_stats")
 @pytest.fixture(scope="module")
 def evaluations(tiny_zoo):
     out = {}
-    for name in NAMES:
-        sub = load_submission(ROOT / "baselines" / name)
-        out[name] = build_result(sub, tiny_zoo, evaluate(sub, tiny_zoo, quiet=True), "cpu")
+    for name in NAMES:  # sealed, as `netembench eval` runs them
+        out[name] = build_result(tiny_zoo, evaluate(str(ROOT / "baselines" / name), tiny_zoo, quiet=True), "cpu")
     return out
 
 

@@ -53,7 +53,7 @@ def floors(zoo_name: str, cache: str | None = None) -> dict:
         tallies = {name: ClozeTally.empty() for name in names}
         for group in zoo.groups("test"):
             pop, ids = zoo.population(group), torch.as_tensor(group.table["model_id"])
-            probes = draw_probes(pop, ids, evaluation_keys(zoo.fingerprint, ids, draw))
+            probes = draw_probes(pop, ids, evaluation_keys(zoo.fingerprint, draw, len(ids)))
             x, truth, hidden = probes.x.double(), probes.grad.double(), probes.mask
             derivative = task_derivative(coefs[torch.as_tensor(group.table["task_id"])], x)
             predictions = {

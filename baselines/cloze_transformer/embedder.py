@@ -1,6 +1,7 @@
 """The cloze transformer as a netembench submission (the benchmark's reference baseline).
 
-`prepare(zoo)` loads the checkpoint trained for that zoo (`checkpoints/<zoo>@<version>.safetensors`);
+`prepare(zoo)` (the zoo's identity) loads the checkpoint trained for that zoo
+(`checkpoints/<zoo>@<version>.safetensors`);
 a zoo without one is skipped (Unsupported) with the command that trains it.
 
 Zoo 1.1.0 holds the same tasks, seeds and splits as 1.0.0 (only the training arithmetic became
@@ -48,10 +49,10 @@ class ClozeTransformerEmbedder:
         self.device = torch.device("cpu")
 
     def prepare(self, zoo) -> None:
-        path = self.checkpoints / f"{SERVED_BY.get(zoo.spec.ref, zoo.spec.ref)}.safetensors"
+        path = self.checkpoints / f"{SERVED_BY.get(zoo.ref, zoo.ref)}.safetensors"
         if not path.is_file():
-            raise Unsupported(f"no cloze_transformer checkpoint for {zoo.spec.ref}; train one with "
-                              f"'python baselines/cloze_transformer/train.py --zoo {zoo.spec.ref}'")
+            raise Unsupported(f"no cloze_transformer checkpoint for {zoo.ref}; train one with "
+                              f"'python baselines/cloze_transformer/train.py --zoo {zoo.ref}'")
         self.model = load_checkpoint(path).to(self.device)
 
     def to(self, device) -> None:

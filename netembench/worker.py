@@ -1,0 +1,162 @@
+"""Submissions run sealed: imported only in a worker process that sees probe batches and nothing else.
+
+The harness process never imports submission code. It spawns a worker (`spawn`, a fresh
+interpreter) that loads the submission, then sends it copies of probe tensors and receives
+embeddings back. Both directions travel as safetensors bytes plus a JSON header: the parent never
+unpickles anything the worker sends. Every call has a time limit; a worker that overruns it is
+killed. Whatever the submission raises (SystemExit and KeyboardInterrupt included), and a worker
+that dies, become one `SubmissionError` naming the call and the batch.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import time
+from dataclasses import asdict
+from multiprocessing.connection import Connection
+
+import safetensors.torch
+import torch
+from torch import Tensor
+
+from netembench.embedders import SubmissionError, SubmissionInfo, Unsupported, ZooIdentity, load_submission
+from netembench.population import Arch, Population
+from netembench.probes import ProbeBatch
+
+MAX_MESSAGE = 1 << 31  # bytes: a generous bound on one batch or one embedding
+BATCH_FIELDS = ("x", "mask", "region", "model_id", "grad", "y")
+
+
+def encode(meta: dict, tensors: dict[str, Tensor] | None = None) -> bytes:
+    tensors = {k: v.detach().cpu().contiguous() for k, v in (tensors or {}).items()}
+    return safetensors.torch.save(tensors, metadata={"meta": json.dumps(meta)})
+
+
+def decode(data: bytes) -> tuple[dict, dict[str, Tensor]]:
+    size = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8 : 8 + size])
+    return json.loads(header["__metadata__"]["meta"]), safetensors.torch.load(data)
+
+
+def batch_tensors(batch: ProbeBatch) -> tuple[dict, dict[str, Tensor]]:
+    """A batch as wire tensors (absent fields left out) and the metadata to rebuild it."""
+    tensors = {k: getattr(batch, k) for k in BATCH_FIELDS if getattr(batch, k) is not None}
+    meta = {}
+    if batch.weights is not None:
+        meta["arch"] = batch.weights.arch.name
+        tensors.update({f"weights.{k}": v for k, v in batch.weights.state_dict().items()})
+    return meta, tensors
+
+
+def rebuild_batch(meta: dict, tensors: dict[str, Tensor]) -> ProbeBatch:
+    weights = None
+    if "arch" in meta:
+        state = {k.split(".", 1)[1]: v for k, v in tensors.items() if k.startswith("weights.")}
+        weights = Population.from_state_dict(Arch.parse(meta["arch"]), state)
+    return ProbeBatch(**{k: tensors.get(k) for k in BATCH_FIELDS}, weights=weights)
+
+
+def _as_json(info: SubmissionInfo) -> dict:
+    return {**asdict(info), "reads": sorted(info.reads)}
+
+
+def _serve(conn: Connection, ref: str, device: str) -> None:
+    """The worker's loop: load the submission, then answer calls until told to close."""
+    try:
+        submission = load_submission(ref)
+        to = getattr(submission.embedder, "to", None)
+        if callable(to):
+            to(torch.device(device))
+        conn.send_bytes(encode({"ok": True, "info": _as_json(submission.info())}))
+    except BaseException as err:  # noqa: BLE001 - SystemExit in an import is a failure too
+        conn.send_bytes(encode({"error": type(err).__name__, "message": str(err)}))
+        return
+    embedder = submission.embedder
+    while True:
+        meta, tensors = decode(conn.recv_bytes(MAX_MESSAGE))
+        if meta["op"] == "close":
+            return
+        try:
+            with torch.no_grad():
+                if meta["op"] == "prepare":
+                    prepare = getattr(embedder, "prepare", None)
+                    if callable(prepare):
+                        prepare(ZooIdentity(**meta["zoo"]))
+                    conn.send_bytes(encode({"ok": True, "n_params": submission.n_params}))
+                    continue
+                batch = rebuild_batch(meta, tensors).to(device)
+                out = getattr(embedder, meta["op"])(batch)
+            if not isinstance(out, Tensor):
+                conn.send_bytes(encode({"error": "TypeError", "message": f"returned {type(out).__name__}; expected a torch.Tensor"}))
+                continue
+            conn.send_bytes(encode({"ok": True}, {"out": out}))
+        except Unsupported as why:
+            conn.send_bytes(encode({"unsupported": str(why)}))
+        except BaseException as err:  # noqa: BLE001 - whatever user code raises, SystemExit included
+            conn.send_bytes(encode({"error": type(err).__name__, "message": str(err)[:2000]}))
+
+
+class WorkerRunner:
+    """The harness's handle on a submission running in its own process."""
+
+    def __init__(self, ref: str, device: str = "cpu", timeout: float = 600.0) -> None:
+        self.ref, self.timeout = str(ref), timeout
+        ctx = mp.get_context("spawn")
+        self._conn, child = ctx.Pipe()
+        self._process = ctx.Process(target=_serve, args=(child, self.ref, device), daemon=True, name="netembench-submission")
+        self._process.start()
+        child.close()
+        meta, _ = self._receive("loading it", f"submission {self.ref}")
+        self.info = SubmissionInfo(**meta["info"])
+        self.seconds = 0.0
+
+    def prepare(self, zoo: ZooIdentity) -> None:
+        self._conn.send_bytes(encode({"op": "prepare", "zoo": asdict(zoo)}))
+        meta, _ = self._receive("prepare", zoo.ref)
+        self.info = SubmissionInfo(**{**_as_json(self.info), "n_params": int(meta["n_params"])})
+
+    def call(self, method: str, batch: ProbeBatch, where: str) -> Tensor:
+        meta, tensors = batch_tensors(batch)
+        start = time.perf_counter()
+        self._conn.send_bytes(encode({**meta, "op": method}, tensors))
+        _, out = self._receive(method, where)
+        self.seconds += time.perf_counter() - start
+        return out["out"]
+
+    def _receive(self, what: str, where: str) -> tuple[dict, dict[str, Tensor]]:
+        name = self.info.name if hasattr(self, "info") else self.ref
+        if not self._conn.poll(self.timeout):
+            self.close(kill=True)
+            raise SubmissionError(f"embedder {name!r} did not answer {what} on {where} within the {self.timeout:g} s "
+                                  "timeout (--timeout); its worker was stopped")
+        try:
+            meta, tensors = decode(self._conn.recv_bytes(MAX_MESSAGE))
+        except (EOFError, OSError):
+            self._process.join(5)
+            raise SubmissionError(f"embedder {name!r}: its worker exited (code {self._process.exitcode}) during {what} on {where}") from None
+        except (ValueError, KeyError, json.JSONDecodeError, safetensors.SafetensorError) as err:
+            self.close(kill=True)
+            raise SubmissionError(f"embedder {name!r} sent an unreadable answer to {what} on {where} ({err})") from None
+        if "unsupported" in meta:
+            raise Unsupported(meta["unsupported"])
+        if meta.get("error") == "SubmissionError":  # loading failed: the loader's own message
+            raise SubmissionError(meta["message"])
+        if "error" in meta:
+            hint = ""
+            if meta["error"] in ("AttributeError", "TypeError") and "NoneType" in meta["message"]:
+                hint = f" (batch fields not declared in `reads` are None; it declares {sorted(self.info.reads)})"
+            raise SubmissionError(f"embedder {name!r} raised {meta['error']} in {what} on {where}: {meta['message']}{hint}")
+        return meta, tensors
+
+    def close(self, kill: bool = False) -> None:
+        if self._process.is_alive() and not kill:
+            try:
+                self._conn.send_bytes(encode({"op": "close"}))
+                self._process.join(10)
+            except OSError:
+                pass
+        if self._process.is_alive():
+            self._process.kill()
+            self._process.join(5)
+        self._conn.close()
