@@ -7,8 +7,9 @@ test split, beside the mean-fill and neighbour-interpolation references on the s
 
 What the submission sees is sealed (DESIGN §12): it runs in a worker process (`worker`) and gets
 copies of probe batches; every draw shows the models of a split in a fresh random order under
-random ids, and all models of a draw share their inputs, so neither order, ids nor inputs tell
-which model (hence which task) a probe set came from. Metrics are computed here, never there.
+random ids, and a model's inputs are keyed on its weights rather than its id, so neither order,
+ids nor inputs tell which model (hence which task) a probe set came from without a rebuilt zoo.
+Metrics are computed here, never there.
 """
 
 from __future__ import annotations
@@ -91,13 +92,13 @@ class Evaluator:
             order = self._secret.permutation(len(group))
             for start in range(0, len(group), self.batch_size):
                 rows = order[start : start + self.batch_size]
-                keys = evaluation_keys(self.zoo.fingerprint, draw, len(rows))
+                batch_pop = pop.select(torch.as_tensor(rows, device=self.device))
                 opaque = torch.as_tensor(self._secret.integers(0, 2**62, size=len(rows)))
-                probes = draw_probes(pop.select(torch.as_tensor(rows)), opaque, keys, protocol)
+                probes = draw_probes(batch_pop, opaque, evaluation_keys(self.zoo.fingerprint, draw, batch_pop), protocol)
                 where = f"split {split!r}, draw {draw}, batch {start // self.batch_size}"
                 parts.append(self._embed(probes, where))
                 if cloze:
-                    pred = self._cloze(probes, where, tally, refs)
+                    pred = self._cloze(probes, where, tally, refs, group.table["model_id"][rows])
                     for i in np.flatnonzero(np.isin(group.table["model_id"][rows], list(shown))):
                         examples.append({"model_id": int(group.table["model_id"][rows[i]]), "task_id": int(group.table["task_id"][rows[i]]),
                                          **{k: _rounded(v[i]) for k, v in (("x", probes.x), ("grad", probes.grad), ("pred", pred),
@@ -126,7 +127,7 @@ class Evaluator:
             raise SubmissionError(f"embedder {self.name!r}: embedding width changed from {self.width} to {out.shape[1]} on {where}")
         return M.to_numpy(out)
 
-    def _cloze(self, probes: ProbeSet, where: str, tally: M.ClozeTally, refs: dict[str, M.ClozeTally]) -> None:
+    def _cloze(self, probes: ProbeSet, where: str, tally: M.ClozeTally, refs: dict[str, M.ClozeTally], ids: np.ndarray):
         pred = self._call("predict_masked", probes.batch(self.runner.info.reads, masked=True), where)
         if tuple(pred.shape) != tuple(probes.x.shape) or not pred.is_floating_point() or not torch.isfinite(pred).all():
             raise SubmissionError(
@@ -134,9 +135,9 @@ class Evaluator:
                 f"expected finite floats of shape {list(probes.x.shape)}"
             )
         truth = probes.grad.to(torch.float64)
-        tally.add(pred.to(torch.float64), truth, probes.mask)
+        tally.add(pred.to(torch.float64), truth, probes.mask, ids)
         for name, ref in M.reference_predictions(probes.x.double(), truth.masked_fill(probes.mask, 0.0), probes.mask).items():
-            refs[name].add(ref, truth, probes.mask)
+            refs[name].add(ref, truth, probes.mask, ids)
         return pred
 
     def run(self) -> dict:

@@ -110,17 +110,20 @@ def coef_r2(train: np.ndarray, train_coef: np.ndarray, test: np.ndarray, test_co
 
 @dataclass
 class ClozeTally:
-    """Masked-gradient errors of one draw, accumulated over batches (per model)."""
+    """Masked-gradient errors of one draw, accumulated over batches (per model), pooled in model-id
+    order so that the (shuffled) batch order cannot change a bit of the result."""
 
     sq_error: list[np.ndarray]
     n_masked: list[np.ndarray]
     variance: list[np.ndarray]
+    model_id: list[np.ndarray]
 
     @classmethod
     def empty(cls) -> ClozeTally:
-        return cls([], [], [])
+        return cls([], [], [], [])
 
-    def add(self, pred: Tensor, truth: Tensor, mask: Tensor) -> None:
+    def add(self, pred: Tensor, truth: Tensor, mask: Tensor, model_id: np.ndarray) -> None:
+        self.model_id.append(np.asarray(model_id))
         m = mask.to(truth.dtype)
         self.sq_error.append((((pred - truth) ** 2) * m).sum(1).cpu().numpy())
         self.n_masked.append(m.sum(1).cpu().numpy())
@@ -132,7 +135,8 @@ class ClozeTally:
         A model's NMSE is its mean squared error on masked points over the variance of its
         gradient across all probe points; pooled NMSE sums errors and normalisers over models.
         """
-        err, n, var = (np.concatenate(v) for v in (self.sq_error, self.n_masked, self.variance))
+        order = np.argsort(np.concatenate(self.model_id), kind="stable")
+        err, n, var = (np.concatenate(v)[order] for v in (self.sq_error, self.n_masked, self.variance))
         scored = n > 0
         pooled = err[scored].sum() / (n[scored] * var[scored]).sum()
         per_model = err[scored] / (n[scored] * var[scored])

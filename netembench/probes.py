@@ -48,7 +48,7 @@ class Protocol:
     mask_ratio: float = 0.25
     n_draws: int = 4
     budgets: tuple[int, ...] = (8, 16, 32, 64, 128)  # probe-set sizes of the budget curve
-    inputs: str = "shared per draw"  # every model of a draw is probed at the same inputs (harness 1.1)
+    inputs: str = "per model, keyed on its weights"  # not on its id (harness 1.1)
 
     def as_dict(self) -> dict:
         return {**self.__dict__, "budgets": list(self.budgets)}
@@ -144,8 +144,11 @@ def draw_probes(pop: Population, model_ids: Tensor, keys: Tensor, protocol: Prot
     return ProbeSet(x, y, grad, region, cloze_mask(region, keys, protocol.mask_ratio), model_ids.to(device), pop)
 
 
-def evaluation_keys(fingerprint: str, draw: int, count: int) -> Tensor:
-    """Keys of evaluation draw `draw` for `count` models: one key per (zoo fingerprint, draw), shared by
-    every model, so all models of a draw are probed at the same inputs with the same mask ranks and
-    the inputs say nothing about which model they came from (harness 1.1)."""
-    return torch.full((count,), rng.key_from_text(f"netembench-eval:{fingerprint}:{draw}"), dtype=torch.int64)
+def evaluation_keys(fingerprint: str, draw: int, pop: Population) -> Tensor:
+    """Keys of evaluation draw `draw`, one per model of `pop`: derived from (zoo fingerprint, draw,
+    the bits of the model's weights). Harness 1.0 keyed draws on model ids, which the public spec
+    maps to tasks, so a submission could recompute which model a probe set came from; from weights
+    it cannot without the weights of every model (a rebuilt zoo)."""
+    flat = torch.cat([t.reshape(len(pop), -1) for t in pop.weights + pop.biases], 1).contiguous()
+    identity = rng.content_keys(flat.view(torch.int32).to(torch.int64))
+    return rng.model_keys(rng.key_from_text(f"netembench-eval:{fingerprint}:{draw}"), identity)

@@ -54,3 +54,10 @@ def uniform_grid(keys: Tensor, stream: int, shape: tuple[int, ...], offset: int 
         n *= size
     counters = torch.arange(offset, offset + n, device=keys.device, dtype=torch.int64).reshape(shape)
     return uniform(keys.reshape(-1, *([1] * len(shape))), stream, counters)
+
+
+def content_keys(values: Tensor) -> Tensor:
+    """A 32-bit key per row of int64 `values [M, P]` (say, a model's weights' bits): a sum of mixed
+    (value, position) pairs, exact integer arithmetic in any order, so the same on every machine."""
+    positions = _mix(torch.arange(values.shape[1], device=values.device, dtype=torch.int64))
+    return _mix((_mix((values & _MASK32) ^ positions).sum(1)) & _MASK32)

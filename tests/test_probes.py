@@ -61,18 +61,19 @@ def test_regions_are_the_unique_activation_patterns(tiny_zoo):
 def test_draws_are_deterministic_and_distinct(tiny_zoo):
     group = tiny_zoo.groups("test")[0]
     pop, ids = tiny_zoo.population(group), torch.as_tensor(group.table["model_id"])
-    a = draw_probes(pop, ids, evaluation_keys(tiny_zoo.fingerprint, 0, len(ids)))
-    b = draw_probes(pop, ids, evaluation_keys(tiny_zoo.fingerprint, 0, len(ids)))
-    c = draw_probes(pop, ids, evaluation_keys(tiny_zoo.fingerprint, 1, len(ids)))
+    a = draw_probes(pop, ids, evaluation_keys(tiny_zoo.fingerprint, 0, pop))
+    b = draw_probes(pop, ids, evaluation_keys(tiny_zoo.fingerprint, 0, pop))
+    c = draw_probes(pop, ids, evaluation_keys(tiny_zoo.fingerprint, 1, pop))
     for f in ("x", "y", "grad", "region", "mask"):
         assert torch.equal(getattr(a, f), getattr(b, f)), f
     assert not torch.equal(a.x, c.x)
     assert a.x.shape == (len(pop), PROTOCOL_V1.n_points)
     assert (a.x[:, 1:] >= a.x[:, :-1]).all() and (a.x.abs() <= 1).all()
-    # every model of a draw is probed at the same inputs: they say nothing about which model it is
-    assert (a.x == a.x[:1]).all() and not torch.equal(a.y[0], a.y[1])
+    # inputs are drawn per model, keyed on its weights, not its id: another id, the same inputs
+    assert not torch.equal(a.x[0], a.x[1])
+    assert torch.equal(draw_probes(pop, ids + 1000, evaluation_keys(tiny_zoo.fingerprint, 0, pop)).x, a.x)
     # a model's draw does not depend on the other models in its batch
-    one = draw_probes(pop.select(slice(1, 2)), ids[1:2], evaluation_keys(tiny_zoo.fingerprint, 0, 1))
+    one = draw_probes(pop.select(slice(1, 2)), ids[1:2], evaluation_keys(tiny_zoo.fingerprint, 0, pop.select(slice(1, 2))))
     assert torch.equal(one.x[0], a.x[1]) and torch.equal(one.mask[0], a.mask[1]) and torch.equal(one.grad[0], a.grad[1])
 
 
@@ -89,7 +90,8 @@ def test_cloze_masks_hide_whole_regions():
 def test_batches_hide_what_is_not_declared(tiny_zoo):
     group = tiny_zoo.groups("test")[0]
     ids = torch.as_tensor(group.table["model_id"])
-    probes = draw_probes(tiny_zoo.population(group), ids, evaluation_keys("f", 0, len(ids)))
+    pop = tiny_zoo.population(group)
+    probes = draw_probes(pop, ids, evaluation_keys("f", 0, pop))
     batch = probes.batch(frozenset({"grad"}), masked=True)
     assert batch.y is None and batch.weights is None
     assert (batch.grad[batch.mask] == 0).all() and batch.mask.any()

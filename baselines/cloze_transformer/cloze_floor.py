@@ -53,7 +53,7 @@ def floors(zoo_name: str, cache: str | None = None) -> dict:
         tallies = {name: ClozeTally.empty() for name in names}
         for group in zoo.groups("test"):
             pop, ids = zoo.population(group), torch.as_tensor(group.table["model_id"])
-            probes = draw_probes(pop, ids, evaluation_keys(zoo.fingerprint, draw, len(ids)))
+            probes = draw_probes(pop, ids, evaluation_keys(zoo.fingerprint, draw, pop))
             x, truth, hidden = probes.x.double(), probes.grad.double(), probes.mask
             derivative = task_derivative(coefs[torch.as_tensor(group.table["task_id"])], x)
             predictions = {
@@ -63,7 +63,7 @@ def floors(zoo_name: str, cache: str | None = None) -> dict:
                 "cubic_fit": cubic_fit(x, truth, hidden),
             }
             for name, pred in predictions.items():
-                tallies[name].add(pred, truth, hidden)
+                tallies[name].add(pred, truth, hidden, group.table["model_id"])
         for name in names:
             pooled[name].append(tallies[name].nmse()[0])
     means = {name: float(np.mean(v)) for name, v in pooled.items()}

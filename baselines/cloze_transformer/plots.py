@@ -55,7 +55,8 @@ def main() -> None:
 
     group = zoo.groups("test")[0]
     ids = torch.as_tensor(group.table["model_id"])
-    probes = draw_probes(zoo.population(group), ids, evaluation_keys(zoo.fingerprint, 0, len(ids)))
+    pop = zoo.population(group)
+    probes = draw_probes(pop, ids, evaluation_keys(zoo.fingerprint, 0, pop))
     with torch.no_grad():
         emb = model.embed(probes.x, probes.grad, torch.zeros_like(probes.mask)).numpy()
         pred = model.cloze(probes.x, probes.grad.masked_fill(probes.mask, 0.0), probes.mask, probes.region).numpy()
