@@ -17,6 +17,7 @@ from netembench.store import (
     FORMAT_VERSION,
     Zoo,
     atomic_folder,
+    ZooError,
     check_output,
     coefficient_columns,
     save_safetensors,
@@ -42,6 +43,7 @@ def build_zoo(spec: ZooSpec, out: str | Path, device: str = "cpu", overwrite: bo
     tasks = spec.sample_tasks()
     models = spec.models(tasks)
     populations, models["train_rel_mse"] = _train(spec, tasks, models, device, shard, quiet)
+    _check_fits(spec, populations, models)
     if shard.leader:
         with atomic_folder(out, overwrite) as tmp:
             models["shard"], models["row"] = _write_shards(tmp, spec, models, populations)
@@ -75,6 +77,21 @@ def _train(spec: ZooSpec, tasks, models: dict[str, np.ndarray], device: torch.de
         fits[rows] = shard.gather(fit.to(device), len(rows)).cpu().numpy()
     bar.close()
     return populations, fits
+
+
+def _check_fits(spec: ZooSpec, populations: dict[str, Population], models: dict[str, np.ndarray]) -> None:
+    """Refuse a zoo with non-finite weights or a model above the spec's fit bar (nothing is written)."""
+    for arch, pop in populations.items():
+        if not all(torch.isfinite(t).all() for t in pop.weights + pop.biases):
+            raise ZooError(f"building {spec.ref}: training diverged on {arch} (non-finite weights); lower [training].lr "
+                           f"(now {spec.training.lr!r}). Nothing was written")
+    fits = models["train_rel_mse"]
+    bad = ~(fits <= spec.fit_bar)  # NaN counts as a miss
+    if bad.any():
+        worst = int(np.nanargmax(np.where(np.isnan(fits), np.inf, fits)))
+        raise ZooError(f"building {spec.ref}: {int(bad.sum())} of {len(fits)} models miss the fit bar (relative MSE <= "
+                       f"{spec.fit_bar:g}; worst {fits[worst]:.3g}, model {int(models['model_id'][worst])}); train longer "
+                       "or raise fit_bar in the spec. Nothing was written")
 
 
 def _write_shards(folder: Path, spec: ZooSpec, models: dict[str, np.ndarray], pops: dict[str, Population]):

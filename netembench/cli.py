@@ -219,7 +219,8 @@ def format_scores(result: dict) -> str:
 
 
 def _leaderboard(args: argparse.Namespace) -> None:
-    from netembench.leaderboard import build, rerun
+    from netembench.leaderboard import rerun
+    from netembench.render import build
 
     if args.lb_command == "rerun":
         moved = rerun(args.root, args.name, args.zoo, device=args.device, quiet=args.quiet)
@@ -246,6 +247,7 @@ def _leaderboard(args: argparse.Namespace) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="netembench", description=__doc__)
+    parser.add_argument("--debug", action="store_true", help="show tracebacks instead of one-line errors")
     sub = parser.add_subparsers(dest="command", required=True)
     zoo = sub.add_parser("zoo", help="build, inspect, verify and plot model zoos").add_subparsers(dest="zoo_command", required=True)
 
@@ -307,20 +309,38 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    from netembench.embedders import SubmissionError
-    from netembench.store import ZooError
+EXPECTED = (CommandError, SpecError, ResultError, OSError, RuntimeError, ValueError, KeyError)
 
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command. Every failure ends in one line on stderr and exit 1 (`--debug`: a traceback)."""
+    args = build_parser().parse_args(argv)
     try:
+        _check_device(getattr(args, "device", "cpu"))
         args.handler(args)
-    except (CommandError, SpecError, ZooError, SubmissionError, ResultError, FileNotFoundError, RuntimeError, ValueError) as err:
-        print(f"netembench: error: {err}", file=sys.stderr)
-        return 1
     except KeyboardInterrupt:
         print("netembench: interrupted; nothing half-written was kept", file=sys.stderr)
         return 130
+    except Exception as err:  # noqa: BLE001 - the CLI's one error path
+        if args.debug:
+            raise
+        text = " ".join(str(err).split()) or type(err).__name__
+        if isinstance(err, EXPECTED):
+            print(f"netembench: error: {text}", file=sys.stderr)
+        else:
+            print(f"netembench: internal error: {type(err).__name__}: {text} (run again with --debug for the traceback, "
+                  "and please report it)", file=sys.stderr)
+        return 1
     return 0
+
+
+def _check_device(device: str) -> None:
+    import torch
+
+    if str(device).startswith("cuda") and not torch.cuda.is_available():
+        raise CommandError(f"--device {device} was asked for but CUDA is not available here; use --device cpu")
+    if not str(device).startswith(("cpu", "cuda")):
+        raise CommandError(f"--device {device!r} is not a device netembench runs on; use cpu or cuda")
 
 
 if __name__ == "__main__":

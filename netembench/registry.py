@@ -66,6 +66,7 @@ def load_zoo(
         else:
             if spec.reference_fingerprint and zoo.fingerprint != spec.reference_fingerprint:
                 shutil.rmtree(target)
+                sidecar(target).unlink(missing_ok=True)  # a later local build must not claim this source
                 raise ZooIntegrityError(
                     f"the hub copy of {spec.ref} has fingerprint {zoo.fingerprint[:12]}, not the reference "
                     f"{spec.reference_fingerprint[:12]}; it was removed from the cache. Build it locally instead"

@@ -121,9 +121,13 @@ def write_result(result: dict[str, Any], path: str | Path, overwrite: bool = Fal
 def read_result(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as err:
         raise ResultError(f"{path}: malformed JSON ({err})") from None
+    except UnicodeDecodeError:
+        raise ResultError(f"{path}: not UTF-8 text; a result file is JSON") from None
+    except OSError as err:
+        raise ResultError(f"{path}: cannot be read ({err.strerror or err})") from None
     if not isinstance(data, dict):
         raise ResultError(f"{path}: expected a JSON object")
     return data
@@ -135,6 +139,16 @@ def validate_result(result: dict[str, Any]) -> list[str]:
         return [f"schema_version {result.get('schema_version')!r} is not {SCHEMA_VERSION}"]
     problems = [f"missing field {k!r}" for k in REQUIRED if k not in result]
     problems += [f"unexpected field {k!r}" for k in sorted(set(result) - set(REQUIRED) - set(OPTIONAL))]
+    problems += [f"field {k!r} must be an object" for k in ("zoo", "embedder", "metrics", "info", "timings", "protocol")
+                 if k in result and not isinstance(result[k], dict)]
+    if problems:
+        return problems
+    for k, kind in (("name", str), ("version", str), ("fingerprint", str)):
+        if not isinstance(result["zoo"].get(k), kind):
+            problems.append(f"zoo.{k} must be a string")
+    for k, kind in (("name", str), ("submission", str), ("source_hash", str), ("supervised", bool), ("reads", list)):
+        if not isinstance(result["embedder"].get(k), kind):
+            problems.append(f"embedder.{k} must be a {kind.__name__}")
     if problems:
         return problems
     for name, m in flat_metrics(result["metrics"]).items():

@@ -8,6 +8,7 @@ which split, and each model's id, from which all its randomness is derived.
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 import sys
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from netembench.population import Arch, TrainConfig
-from netembench.tasks import FAMILIES, TaskFamily, TaskSet
+from netembench.tasks import FAMILIES, MAX_DEGREE, SeparatedFamily, TaskFamily, TaskSet
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -26,6 +27,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 CORE_SPLITS = ("train", "validation", "test")
+FIT_BAR = 1e-2
 _SPLIT_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _VERSION = re.compile(r"^\d+\.\d+\.\d+$")
 
@@ -65,6 +67,9 @@ class ZooSpec:
     hub_repo: str = ""  # Hugging Face dataset repository holding reference builds, tagged v<version>
     reference_fingerprint: str = ""  # content fingerprint of the reference build of this version
     superseded_by: str = ""  # a newer version that replaces this one (results stay valid, listed apart)
+    # The build's acceptance bar: the largest relative MSE any model may have (a build that misses
+    # it fails and writes nothing). A check on a build, not content, like the fields above.
+    fit_bar: float = FIT_BAR
 
     @property
     def ref(self) -> str:
@@ -104,6 +109,8 @@ class ZooSpec:
         for key in ("description", "hub_repo", "reference_fingerprint", "superseded_by"):
             if getattr(self, key):
                 lines.append(f"{key} = {_toml(getattr(self, key))}")
+        if self.fit_bar != FIT_BAR:
+            lines.append(f"fit_bar = {_toml(self.fit_bar)}")
         lines += [f"shard_size = {self.shard_size}", "", "[tasks]", f"family = {_toml(self.tasks.kind)}"]
         lines += [f"{f.name} = {_toml(getattr(self.tasks, f.name))}" for f in dataclasses.fields(self.tasks)]
         lines += ["", "[training]"]
@@ -118,7 +125,7 @@ class ZooSpec:
 
     def content_spec(self) -> ZooSpec:
         """The spec without its distribution fields: what a zoo's own spec.toml holds."""
-        return self.replace(hub_repo="", reference_fingerprint="", superseded_by="")
+        return self.replace(hub_repo="", reference_fingerprint="", superseded_by="", fit_bar=FIT_BAR)
 
 
 def _toml(value: Any) -> str:
@@ -203,15 +210,14 @@ def _validate(spec: ZooSpec, source: str) -> None:
         fail(f"version {spec.version!r} is not semantic (MAJOR.MINOR.PATCH)")
     if spec.superseded_by and not _VERSION.match(spec.superseded_by):
         fail(f"superseded_by {spec.superseded_by!r} is not a semantic version (MAJOR.MINOR.PATCH)")
-    if spec.shard_size < 1 or spec.training.steps < 1 or spec.training.batch_size < 1:
-        fail("shard_size, training.steps and training.batch_size must be positive")
+    for field, value, allowed, ok in _ranges(spec):
+        if not ok:
+            fail(f"{field} = {value!r} is out of range: {allowed}")
     for s in spec.splits:
         if not _SPLIT_NAME.match(s.name):
             fail(f"split name {s.name!r} must match {_SPLIT_NAME.pattern}")
         if s.tasks not in ("seen", "unseen"):
             fail(f"split {s.name!r}: tasks must be 'seen' or 'unseen', got {s.tasks!r}")
-        if s.n_seeds < 1 or s.first_seed < 0:
-            fail(f"split {s.name!r}: n_seeds must be >= 1 and first_seed >= 0")
         try:
             Arch.parse(s.arch)
         except ValueError as err:
@@ -234,6 +240,44 @@ def _validate(spec: ZooSpec, source: str) -> None:
         fail("a split asks for unseen tasks but the task family holds none out")
 
 
+def _finite(v: float) -> bool:
+    return math.isfinite(v)
+
+
+def _ranges(spec: ZooSpec) -> list[tuple[str, Any, str, bool]]:
+    """(field, value, allowed range, within it?) of every numeric field."""
+    t, f = spec.training, spec.tasks
+    checks = [
+        ("shard_size", spec.shard_size, "an integer >= 1", spec.shard_size >= 1),
+        ("fit_bar", spec.fit_bar, "finite and > 0", _finite(spec.fit_bar) and spec.fit_bar > 0),
+        ("[training].steps", t.steps, "an integer from 1 to 1,000,000", 1 <= t.steps <= 1_000_000),
+        ("[training].batch_size", t.batch_size, "an integer from 1 to 4096", 1 <= t.batch_size <= 4096),
+        ("[training].lr", t.lr, "finite, 0 < lr <= 1", _finite(t.lr) and 0 < t.lr <= 1),
+        ("[training].lr_final", t.lr_final, f"finite, 0 < lr_final <= lr ({t.lr!r})", _finite(t.lr_final) and 0 < t.lr_final <= t.lr),
+        ("[tasks].degrees", list(f.degrees), f"a non-empty list of degrees from 1 to {MAX_DEGREE}",
+         bool(f.degrees) and all(1 <= d <= MAX_DEGREE for d in f.degrees)),
+        ("[tasks].root_range", f.root_range, "finite and > 0", _finite(f.root_range) and f.root_range > 0),
+        ("[tasks].max_attempts", f.max_attempts, "an integer >= 1", f.max_attempts >= 1),
+    ]
+    if isinstance(f, SeparatedFamily):
+        checks += [("[tasks].n_tasks", f.n_tasks, "an integer >= 1", f.n_tasks >= 1),
+                   ("[tasks].n_unseen", f.n_unseen, "an integer >= 0", f.n_unseen >= 0),
+                   ("[tasks].min_distance", f.min_distance, "finite, 0 <= min_distance < 1", _finite(f.min_distance) and 0 <= f.min_distance < 1)]
+    else:
+        checks += [("[tasks].n_families", f.n_families, "an integer >= 1", f.n_families >= 1),
+                   ("[tasks].n_variants", f.n_variants, "an integer >= 1", f.n_variants >= 1),
+                   ("[tasks].eps", f.eps, "finite and > 0", _finite(f.eps) and f.eps > 0),
+                   ("[tasks].floor", f.floor, "finite, 0 <= floor < 1", _finite(f.floor) and 0 <= f.floor < 1),
+                   ("[tasks].base_min_distance", f.base_min_distance, "finite, 0 <= base_min_distance < 1",
+                    _finite(f.base_min_distance) and 0 <= f.base_min_distance < 1),
+                   ("[tasks].n_unseen_variants", f.n_unseen_variants, "an integer >= 0", f.n_unseen_variants >= 0),
+                   ("[tasks].n_unseen_families", f.n_unseen_families, "an integer >= 0", f.n_unseen_families >= 0)]
+    for i, s in enumerate(spec.splits, 1):
+        checks += [(f"[[splits]] #{i}.n_seeds", s.n_seeds, "an integer >= 1", s.n_seeds >= 1),
+                   (f"[[splits]] #{i}.first_seed", s.first_seed, "an integer >= 0", s.first_seed >= 0)]
+    return checks
+
+
 def _has_unseen(family: TaskFamily) -> bool:
     return bool(getattr(family, "n_unseen", 0) or getattr(family, "n_unseen_variants", 0) or getattr(family, "n_unseen_families", 0))
 
@@ -241,9 +285,11 @@ def _has_unseen(family: TaskFamily) -> bool:
 def load_spec_file(path: str | Path) -> ZooSpec:
     path = Path(path)
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
     except OSError as err:
-        raise SpecError(f"cannot read spec file {path}: {err.strerror}") from None
+        raise SpecError(f"cannot read spec file {path}: {err.strerror or err}") from None
+    except UnicodeDecodeError:
+        raise SpecError(f"spec file {path} is not UTF-8 text; a spec is a TOML file") from None
     return parse_spec(text, str(path))
 
 

@@ -25,6 +25,7 @@ from netembench.population import Arch, Population
 from netembench.probes import ProbeBatch
 
 MAX_MESSAGE = 1 << 31  # bytes: a generous bound on one batch or one embedding
+LOAD_TIMEOUT = 120.0  # seconds at least for a fresh worker to import torch and the submission
 BATCH_FIELDS = ("x", "mask", "region", "model_id", "grad", "y")
 
 
@@ -107,7 +108,7 @@ class WorkerRunner:
         self._process = ctx.Process(target=_serve, args=(child, self.ref, device), daemon=True, name="netembench-submission")
         self._process.start()
         child.close()
-        meta, _ = self._receive("loading it", f"submission {self.ref}")
+        meta, _ = self._receive("loading it", f"submission {self.ref}", max(timeout, LOAD_TIMEOUT))
         self.info = SubmissionInfo(**meta["info"])
         self.seconds = 0.0
 
@@ -124,11 +125,12 @@ class WorkerRunner:
         self.seconds += time.perf_counter() - start
         return out["out"]
 
-    def _receive(self, what: str, where: str) -> tuple[dict, dict[str, Tensor]]:
+    def _receive(self, what: str, where: str, timeout: float | None = None) -> tuple[dict, dict[str, Tensor]]:
         name = self.info.name if hasattr(self, "info") else self.ref
-        if not self._conn.poll(self.timeout):
+        timeout = timeout or self.timeout
+        if not self._conn.poll(timeout):
             self.close(kill=True)
-            raise SubmissionError(f"embedder {name!r} did not answer {what} on {where} within the {self.timeout:g} s "
+            raise SubmissionError(f"embedder {name!r} did not answer {what} on {where} within the {timeout:g} s "
                                   "timeout (--timeout); its worker was stopped")
         try:
             meta, tensors = decode(self._conn.recv_bytes(MAX_MESSAGE))

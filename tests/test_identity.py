@@ -89,7 +89,7 @@ def test_reference_notes_say_what_follows():
 
 def test_cli_says_when_a_zoo_is_not_canonical(tmp_path, capsys):
     spec = resolve_spec("poly-seed").replace(training=resolve_spec("poly-seed").training.__class__(steps=2))
-    spec = spec.replace(splits=tuple(s.__class__(s.name, s.arch, s.first_seed, 1, s.tasks) for s in spec.splits))
+    spec = spec.replace(splits=tuple(s.__class__(s.name, s.arch, s.first_seed, 1, s.tasks) for s in spec.splits), fit_bar=100.0)
     path = tmp_path / "poly-seed.toml"
     path.write_text(spec.to_toml())
     assert main(["zoo", "build", str(path), "--out", str(tmp_path / "zoo"), "--quiet"]) == 0
