@@ -1,6 +1,12 @@
-"""Harness speed: probe-set throughput (closed-form gradients vs autograd, side by side, on the same
-batch) and the wall time of `netembench eval baselines/grad_bins --zoo poly-seed` (zoo built if
-missing). Writes benchmarks/results/eval.json (or --out).
+"""Harness speed, every ratio measured in one run. Prints and writes to benchmarks/results/eval.json:
+
+- `suite seconds: X`: integ evaluated sealed (as `netembench eval` runs it) on the four canonical
+  tracks, zoos already cached (built if missing, not timed);
+- `probe speedup over harness 1.0: Y×`: harness 1.0's probe (lbfgs) and harness 1.1's (newton-cg)
+  fitted on the same integ features of poly-fine, with their iterations, objectives and accuracies;
+- `worker overhead: Z%`: the suite sealed in a worker against the same suite in-process;
+- probe-set throughput (closed-form gradients vs autograd, on the same batch) and the wall time of
+  `netembench eval baselines/grad_bins --zoo poly-seed`.
 
     python benchmarks/bench_eval.py
 """
@@ -19,9 +25,17 @@ from pathlib import Path
 
 import torch
 
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+
 from netembench import __version__
+from netembench import metrics as M
+from netembench.embedders import InProcessRunner, load_submission
+from netembench.harness import Evaluator, evaluate
 from netembench.probes import forward_with_gradients
 from netembench.registry import load_zoo
+from netembench.spec import CANONICAL_TRACKS
+from netembench.worker import WorkerRunner
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -50,6 +64,47 @@ def rate(fn, pop, x, repeats: int) -> float:
     return repeats * len(pop) / (time.perf_counter() - start)
 
 
+def suite(make_runner) -> tuple[float, dict[str, float]]:
+    """Seconds to evaluate integ on the four canonical tracks (zoos loaded beforehand) with one
+    runner, its start-up included as `netembench eval` pays it, and the seconds per track."""
+    zoos = {track: load_zoo(track, build_if_missing=True) for track in CANONICAL_TRACKS}
+    start = time.perf_counter()
+    runner = make_runner()
+    seconds = {"start-up": time.perf_counter() - start}
+    try:
+        for track, zoo in zoos.items():
+            seconds[track] = evaluate(None, zoo, quiet=True, runner=runner)["timings"]["total_seconds"]
+    finally:
+        runner.close()
+    return sum(seconds.values()), seconds
+
+
+def objective(clf: LogisticRegression, x: np.ndarray, y: np.ndarray) -> float:
+    """The probe's objective: C times the summed log-loss plus half the squared weight norm."""
+    p = np.clip(clf.predict_proba(x)[np.arange(len(y)), np.searchsorted(clf.classes_, y)], 1e-300, None)
+    return float(M.PROBE_C * -np.log(p).sum() + 0.5 * (clf.coef_**2).sum())
+
+
+def probe_comparison() -> dict:
+    """Harness 1.0's and 1.1's probes on the same features (integ, poly-fine, draw 0)."""
+    ev = Evaluator(InProcessRunner(load_submission(str(ROOT / "baselines" / "integ"))), load_zoo("poly-fine"), quiet=True)
+    train, test = ev.embed_split("train", 0, ev.protocol), ev.embed_split("test", 0, ev.protocol)
+    scale = M.Standardiser(train.x)
+    a, b, ya, yb = scale(train.x), scale(test.x), train.table["task_id"], test.table["task_id"]
+    out = {}
+    for label, kwargs in (("harness 1.0 (lbfgs)", {"max_iter": 1000}),
+                          ("harness 1.1 (newton-cg)", {"solver": M.PROBE_SOLVER, "tol": M.PROBE_TOL, "max_iter": M.PROBE_MAX_ITER})):
+        start = time.perf_counter()
+        with M._quiet():
+            clf = LogisticRegression(C=M.PROBE_C, random_state=M.SEED, **kwargs).fit(a, ya)
+        out[label] = {"seconds": time.perf_counter() - start, "iterations": int(np.max(clf.n_iter_)),
+                      "objective": objective(clf, a, ya), "accuracy": float((clf.predict(b) == yb).mean())}
+        print(f"{label}: {out[label]['seconds']:.2f} s, {out[label]['iterations']} iterations, "
+              f"objective {out[label]['objective']:.4f}, test accuracy {out[label]['accuracy']:.3f}")
+    out["speedup"] = out["harness 1.0 (lbfgs)"]["seconds"] / out["harness 1.1 (newton-cg)"]["seconds"]
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cpu")
@@ -71,8 +126,19 @@ def main() -> None:
         wall = time.perf_counter() - start
         inner = json.loads((Path(tmp) / "r.json").read_text())["timings"]["total_seconds"]
     print(f"netembench eval baselines/grad_bins --zoo poly-seed: {wall:.1f} s wall ({inner:.1f} s of evaluation, the rest start-up)")
+    probes = probe_comparison()
+    print(f"probe speedup over harness 1.0: {probes['speedup']:.1f}x")
+    integ = str(ROOT / "baselines" / "integ")
+    sealed, per_track = suite(lambda: WorkerRunner(integ))
+    print("suite: " + ", ".join(f"{t} {s:.1f} s" for t, s in per_track.items()))
+    print(f"suite seconds: {sealed:.1f}")
+    in_process, _ = suite(lambda: InProcessRunner(load_submission(integ)))
+    overhead = (sealed - in_process) / in_process
+    print(f"worker overhead: {100 * overhead:.1f}% (suite sealed {sealed:.1f} s, in-process {in_process:.1f} s)")
     result = {
         "benchmark": "eval", "netembench": __version__, "torch": torch.__version__, "device": args.device,
+        "suite_seconds": sealed, "suite_per_track": per_track, "probe_speedup_over_harness_1_0": probes["speedup"],
+        "probes": probes, "worker_overhead": {"sealed_seconds": sealed, "in_process_seconds": in_process, "fraction": overhead},
         "cpu_count": os.cpu_count(), "threads": torch.get_num_threads(), "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "probe_models_per_s": {"closed_form": closed, "autograd": auto, "ratio": closed / auto, "models": len(pop), "points": 64},
         "eval_grad_bins_poly_seed": {"wall_seconds": wall, "evaluation_seconds": inner},

@@ -1,5 +1,6 @@
-"""The leaderboard: validate every result file under `leaderboard/results/`, then render
-`leaderboard/README.md` and `leaderboard/index.html` from them (see `render`).
+"""The leaderboard's entries: every result file under `leaderboard/results/`, validated (schema,
+content hash, internal consistency, zoo, harness version, name, submission code), and reruns that
+reproduce them on a maintainer's machine (`verified.json`). `render` turns entries into pages.
 
 A result is listed when its schema, content hash, zoo, harness version and submission code check
 out; one whose zoo fingerprint is not the reference build of that zoo version is listed apart as
@@ -9,14 +10,21 @@ superseded harness version is listed apart as superseded. Nothing is written whe
 
 from __future__ import annotations
 
+import json
+import math
+import platform
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+
+from netembench.embedders import NAME_RULE, NAME_RULE_TEXT
 
 from netembench.harness import HARNESS_VERSION
 
 # Earlier harness versions whose result files stay valid, listed apart as superseded.
 SUPERSEDED_HARNESSES = ("1.0.0",)
+VERIFIED = "verified.json"
 from netembench.results import ResultError, flat_metrics, read_result, validate_result
 from netembench.spec import canonical_specs
 
@@ -28,7 +36,8 @@ class Entry:
     path: Path
     data: dict[str, Any]
     canonical: bool  # on the reference build of a current zoo version
-    superseded: bool = False  # on a zoo version that a newer one replaces
+    superseded: bool = False  # on a zoo version or harness version that a newer one replaces
+    verified: bool = False  # `leaderboard rerun` reproduced exactly this result file (verified.json)
 
     @property
     def name(self) -> str:
@@ -53,6 +62,7 @@ def collect(root: str | Path) -> tuple[list[Entry], list[str]]:
     root = Path(root)
     repo = root.resolve().parent
     specs = canonical_specs()
+    verified = read_verified(root)
     entries: list[Entry] = []
     problems: list[str] = []
     seen: dict[tuple[str, str], Path] = {}
@@ -72,8 +82,16 @@ def collect(root: str | Path) -> tuple[list[Entry], list[str]]:
             for reason in found:
                 bad(reason)
             continue
+        found = consistency_problems(data)
+        if found:
+            for reason in found:
+                bad(reason)
+            continue
         zoo, emb = data["zoo"], data["embedder"]
         ref = f"{zoo['name']}@{zoo['version']}"
+        if not isinstance(emb.get("name"), str) or not NAME_RULE.match(emb["name"]):
+            bad(f"embedder name {emb.get('name')!r} breaks the name rule: {NAME_RULE_TEXT}")
+            continue
         if ref not in specs:
             bad(f"unknown zoo {ref}; known: {', '.join(sorted(specs))}")
             continue
@@ -96,8 +114,45 @@ def collect(root: str | Path) -> tuple[list[Entry], list[str]]:
             continue
         superseded = bool(specs[ref].superseded_by) or data["harness_version"] in SUPERSEDED_HARNESSES
         canonical = not superseded and zoo["fingerprint"] == specs[ref].reference_fingerprint
-        entries.append(Entry(path, data, canonical=canonical, superseded=superseded))
+        record = verified.get(f"{emb['name']}/{ref}", {})
+        entries.append(Entry(path, data, canonical=canonical, superseded=superseded,
+                             verified=record.get("content_hash") == data["content_hash"]))
     return entries, problems
+
+
+def consistency_problems(data: dict[str, Any]) -> list[str]:
+    """Scores that contradict each other: a mean that is not the mean of its draws, a score or
+    interval outside [0, 1] where it must lie inside, a main score that differs from its metric."""
+    problems = []
+    for name, m in flat_metrics(data["metrics"]).items():
+        draws = m.get("per_draw")
+        if not isinstance(draws, list) or not draws or not all(isinstance(v, (int, float)) and math.isfinite(v) for v in draws):
+            problems.append(f"metric {name!r}: per_draw must be a non-empty list of finite numbers")
+            continue
+        if not math.isclose(m["mean"], sum(draws) / len(draws), rel_tol=1e-9, abs_tol=1e-12):
+            problems.append(f"metric {name!r}: mean {m['mean']} is not the mean of per_draw ({sum(draws) / len(draws)})")
+        bounded = not any(k in name for k in ("nmse", "r2", "ami", "left_out"))
+        if bounded and not all(0.0 <= v <= 1.0 for v in (*draws, *m.get("ci95", []))):
+            problems.append(f"metric {name!r}: accuracies and their intervals lie within [0, 1]")
+        if "ci95" in m and not (len(m["ci95"]) == 2 and m["ci95"][0] <= m["ci95"][1]):
+            problems.append(f"metric {name!r}: ci95 must be [low, high]")
+    main, metric = data["metrics"].get("main_score"), data.get("info", {}).get("main_metric")
+    twin = data["metrics"].get(metric)
+    if main and metric != "arch_probe_accuracy" and (twin is None or twin.get("per_draw") != main.get("per_draw")):
+        problems.append(f"main_score does not equal its metric {metric!r}")
+    return problems
+
+
+def read_verified(root: Path) -> dict[str, dict]:
+    """`verified.json`: the result files (by content hash) that `leaderboard rerun` reproduced."""
+    path = Path(root) / VERIFIED
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ResultError(f"{path}: malformed JSON ({err}); restore it from git") from None
+    return data if isinstance(data, dict) else {}
 
 
 def suite_scores(entries: list[Entry]) -> dict[str, float]:
@@ -109,22 +164,6 @@ def suite_scores(entries: list[Entry]) -> dict[str, float]:
         if e.canonical:
             by_name.setdefault(e.name, {})[e.track] = e.metric("main_score")
     return {n: sum(s.values()) / len(s) for n, s in by_name.items() if set(s) == set(CANONICAL_TRACKS)}
-
-
-def build(root: str | Path, check: bool = False) -> tuple[list[str], list[str]]:
-    """Validate and render. Returns (problems, stale files). Writes only when valid and not `check`."""
-    from netembench.render import render_html, render_markdown
-
-    root = Path(root)
-    entries, problems = collect(root)
-    if problems:
-        return problems, []
-    outputs = {root / "README.md": render_markdown(entries), root / "index.html": render_html(entries)}
-    stale = [str(p) for p, text in outputs.items() if not p.is_file() or p.read_text() != text]
-    if not check:
-        for path, text in outputs.items():
-            path.write_text(text)
-    return [], stale
 
 
 # Scores may move by this much on another machine (float summation order, BLAS) before a rerun
@@ -147,6 +186,7 @@ def rerun(root: str | Path, name: str, zoos: list[str] | None = None, device: st
         raise ResultError(f"no valid leaderboard entry for {name!r}" + (f" on {', '.join(zoos)}" if zoos else ""))
     moved = []
     for entry in chosen:
+        already = len(moved)
         zoo = load_zoo(entry.zoo, build_if_missing=True, device=device, quiet=quiet)
         if zoo.fingerprint != entry.data["zoo"]["fingerprint"]:
             moved.append(f"{entry.zoo}: this zoo build ({zoo.fingerprint[:12]}) is not the one evaluated ({entry.data['zoo']['fingerprint'][:12]})")
@@ -159,7 +199,19 @@ def rerun(root: str | Path, name: str, zoos: list[str] | None = None, device: st
             tol = RELATIVE_TOLERANCE * abs(old) if "nmse" in metric else TOLERANCE
             if new is None or abs(new - old) > tol:
                 moved.append(f"{entry.zoo} {metric}: {old:.4f} -> {'missing' if new is None else f'{new:.4f}'} (tolerance {tol:.4f})")
+        if len(moved) == already:
+            _record_verified(root, entry)
     return moved
+
+
+def _record_verified(root: Path, entry: Entry) -> None:
+    """Note that this machine reproduced `entry` (by content hash): it is now listed as verified."""
+    records = read_verified(root)
+    records[f"{entry.name}/{entry.zoo}"] = {
+        "content_hash": entry.data["content_hash"], "date": datetime.now(timezone.utc).date().isoformat(),
+        "machine": f"{platform.machine()} {platform.processor() or ''}".strip(), "python": platform.python_version(),
+    }
+    (root / VERIFIED).write_text(json.dumps(dict(sorted(records.items())), indent=1) + "\n")
 
 
 def _flatten(metrics: dict[str, Any]) -> dict[str, float]:

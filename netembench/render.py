@@ -1,13 +1,17 @@
-"""Render the leaderboard as Markdown (`leaderboard/README.md`) and as one self-contained, sortable
-HTML page (`leaderboard/index.html`: no external scripts, styles or fonts). Deterministic: the
-same result files give the same bytes, so `netembench leaderboard --check` can spot stale pages."""
+"""Render the leaderboard as Markdown (`leaderboard/README.md`) and as one self-contained results
+site (`leaderboard/index.html`: sortable tables, budget curves, embedding maps and cloze examples as
+inline SVG; no external scripts, styles or fonts). Deterministic: the same result files give the
+same bytes, so `netembench leaderboard --check` can spot stale pages."""
 
 from __future__ import annotations
 
 import html
+import re
+from pathlib import Path
 
+from netembench import figures
 from netembench.harness import HARNESS_VERSION, TRACKS
-from netembench.leaderboard import Entry, suite_scores
+from netembench.leaderboard import Entry, collect, suite_scores
 from netembench.probes import PROTOCOL_V1
 from netembench.spec import CANONICAL_TRACKS
 
@@ -19,7 +23,7 @@ METRICS = {
     "cluster_v_measure": "V-measure of the same clustering.",
     "unseen_cluster_ami": "Zero-shot: AMI of k-means clusters of models of tasks never seen in train.",
     "coarse_probe_accuracy": "poly-fine: probe accuracy for the family (coarse label); a sanity check.",
-    "probe_accuracy_n16": "poly-fine: probe accuracy with probe sets of 16 points instead of 64.",
+    "budget_curve": "The main score with probe sets of N = 8, 16, 32, 64 and 128 points (64 is the main score): how few queries an embedder needs.",
     "retrieval_recall_at_1": "poly-many: is a test model's nearest train model (cosine) of the same task?",
     "unseen_coef_r2": "poly-many: R² of a ridge regression from embedding to Chebyshev coefficients, fitted on train tasks, scored on unseen tasks.",
     "arch_probe_accuracy": "poly-xarch: probe accuracy on each test architecture (the probe is fitted on 1-32-32-1 models).",
@@ -29,7 +33,7 @@ METRICS = {
 TRACK_TEXT = {
     "poly-seed": "10 separated tasks × 50 seeds: the research note's setting. Main score: probe accuracy.",
     "poly-fine": "5 families × 10 close variants: fine-grained identification. Main score: probe accuracy (fine).",
-    "poly-many": "1000 tasks, 4 seeds each. Main score: retrieval recall@1 across seeds.",
+    "poly-many": "1000 tasks, 4 seeds each. Main score: retrieval recall@1 across seeds (no linear probe: 2 train models per task).",
     "poly-xarch": "poly-fine tasks; probe trained on 1-32-32-1, tested on other architectures. Main score: mean accuracy over test architectures.",
 }
 READS = (("grad", "gradients"), ("y", "outputs"), ("weights", "weights"))
@@ -39,7 +43,7 @@ def _columns(track: str, entries: list[Entry]) -> list[str]:
     t = TRACKS.get(track)
     cols = ["probe_accuracy", "knn_accuracy", "cluster_ami", "cluster_v_measure", "unseen_cluster_ami"]
     if t and t.coarse:
-        cols += ["coarse_probe_accuracy", "probe_accuracy_n16"]
+        cols += ["coarse_probe_accuracy"]
     if t and t.retrieval:
         cols = ["retrieval_recall_at_1", "unseen_coef_r2", *cols]
     if t and t.per_arch:
@@ -116,24 +120,33 @@ def render_markdown(entries: list[Entry]) -> str:
     for n, suite, mine in _suite_rows(entries):
         reads = _reads(next(iter(mine.values())))
         cells = [f"{mine[t].metric('main_score'):.3f}" if t in mine else "—" for t in CANONICAL_TRACKS]
-        lines.append(f"| {n} | {reads} | {'—' if suite is None else f'{suite:.3f}'} | " + " | ".join(cells) + " |")
+        lines.append(f"| {_md(n)} | {reads} | {'—' if suite is None else f'{suite:.3f}'} | " + " | ".join(cells) + " |")
     for zoo, group in _tracks(entries):
         cols = _columns(zoo.split("@")[0], group)
         lines += ["", f"## {zoo}", "", TRACK_TEXT.get(zoo.split("@")[0], "")]
         for title, section in _groups(group):
             lines += ["", f"### {title}", "",
-                      "| # | embedder | reads | main score | 95% CI | " + " | ".join(_header_name(c) for c in cols) + " | params | eval s |",
-                      "|---|---|---|---|---|" + "---|" * len(cols) + "---|---|"]
+                      "| # | embedder | verified | reads | main score | 95% CI | " + " | ".join(_header_name(c) for c in cols)
+                      + " | params | eval s |", "|---|---|---|---|---|---|" + "---|" * len(cols) + "---|---|"]
             for rank, e in enumerate(section, 1):
                 main = e.data["metrics"]["main_score"]
                 ci = main.get("ci95", [main["mean"], main["mean"]])
                 cells = [_fmt(_value(e, c)) for c in cols]
                 lines.append(
-                    f"| {rank} | [{e.name}](../{e.data['embedder']['submission']}) | {_reads(e)} | {_fmt(main)} | "
+                    f"| {rank} | [{_md(e.name)}](../{e.data['embedder']['submission']}) | {'✓' if e.verified else ''} | {_reads(e)} | {_fmt(main)} | "
                     f"[{ci[0]:.3f}, {ci[1]:.3f}] | " + " | ".join(cells) + f" | {e.data['embedder']['n_params']:,} | "
                     f"{e.data['timings']['total_seconds']:.0f} |"
                 )
-    lines += ["", "## Metrics", ""] + [f"- `{k}`: {v}" for k, v in METRICS.items()]
+        budget = _budget_rows(group)
+        if budget:
+            sizes = sorted({n for _, c in budget for n in c})
+            lines += ["", "### budget curve (main score by probe points N)", "",
+                      "| embedder | " + " | ".join(f"N={n}" for n in sizes) + " |", "|---|" + "---|" * len(sizes)]
+            for e, curve in sorted(budget, key=lambda b: (-b[0].metric("main_score"), b[0].name)):
+                lines.append(f"| {_md(e.name)} | " + " | ".join(f"{curve[n]:.3f}" if n in curve else "—" for n in sizes) + " |")
+    lines += ["", "Verified (✓): `netembench leaderboard rerun` reproduced the result on a maintainer's machine "
+              "(`verified.json`); see SUBMITTING.md for what that proves.", "", "## Metrics", ""]
+    lines += [f"- `{k}`: {v}" for k, v in METRICS.items()]
     return "\n".join(lines) + "\n"
 
 
@@ -161,8 +174,52 @@ _SCRIPT = """document.querySelectorAll('table.sortable').forEach(function(table)
 });"""
 
 
+def _md(text: str) -> str:
+    """Text for a Markdown table cell: Markdown's special characters escaped."""
+    return re.sub(r"([\\`*_{}\[\]()<>#+!|])", r"\\\1", text)
+
+
+def _budget_rows(group: list[Entry]) -> list[tuple[Entry, dict[int, float]]]:
+    return [(e, {int(n): v["mean"] for n, v in e.data["metrics"].get("budget_curve", {}).items()}) for e in group
+            if not e.superseded and e.data["metrics"].get("budget_curve")]
+
+
+def build(root: str | Path, check: bool = False) -> tuple[list[str], list[str]]:
+    """Validate and render. Returns (problems, stale files). Writes only when valid and not `check`."""
+    root = Path(root)
+    entries, problems = collect(root)
+    if problems:
+        return problems, []
+    outputs = {root / "README.md": render_markdown(entries), root / "index.html": render_html(entries)}
+    stale = [str(p) for p, text in outputs.items() if not p.is_file() or p.read_text() != text]
+    if not check:
+        for path, text in outputs.items():
+            path.write_text(text)
+    return [], stale
+
+
 def _cell(text: str, value: object) -> str:
     return f'<td data-value="{html.escape(str(value))}">{html.escape(text)}</td>'
+
+
+def _figures(zoo: str, group: list[Entry]) -> list[str]:
+    """A track's budget curves, then each current entry's embedding map and cloze examples."""
+    track = zoo.split("@")[0]
+    main = TRACKS[track].main.replace("_", " ") if track in TRACKS else "main score"
+    budget = _budget_rows(group)
+    parts = []
+    if budget:
+        parts.append(f'<figure class="budget" data-zoo="{html.escape(zoo)}">'
+                     + figures.budget_curves(zoo, {e.name: c for e, c in budget}, main)
+                     + f"<figcaption>Main score ({html.escape(main)}) against probe points N.</figcaption></figure>")
+    for e in sorted((e for e in group if not e.superseded and e.data.get("figures")), key=lambda e: e.name):
+        figs = e.data["figures"]
+        body = figures.embedding_map(e.name, figs.get("embedding_map", {"pc1": [], "pc2": [], "task_id": []}))
+        body += figures.cloze_examples(e.name, figs.get("cloze_examples", []))
+        parts.append(f'<details class="entry-figures" data-embedder="{html.escape(e.name)}" data-zoo="{html.escape(zoo)}">'
+                     f"<summary>{html.escape(e.name)}: embedding map" + (" and cloze examples" if figs.get("cloze_examples") else "")
+                     + f"</summary>{body}</details>")
+    return parts
 
 
 def render_html(entries: list[Entry]) -> str:
@@ -187,11 +244,12 @@ def render_html(entries: list[Entry]) -> str:
         parts.append(f'<h2 id="{esc(zoo)}">{esc(zoo)}</h2><p>{esc(TRACK_TEXT.get(zoo.split("@")[0], ""))}</p>')
         for title, section in _groups(group):
             parts.append(f"<h3>{esc(title)}</h3>")
-            head = ["#", "embedder", "reads", "main score", *map(_header_name, cols), "params", "eval s"]
+            head = ["#", "embedder", "verified", "reads", "main score", *map(_header_name, cols), "params", "eval s"]
             parts.append(f'<table class="sortable" data-zoo="{esc(zoo)}"><thead><tr>' + "".join(f"<th>{esc(h)}</th>" for h in head) + "</tr></thead><tbody>")
             for rank, e in enumerate(section, 1):
                 link = f'<td data-value="{esc(e.name)}"><a href="../{esc(e.data["embedder"]["submission"])}">{esc(e.name)}</a></td>'
-                cells = [_cell(str(rank), rank), link, _cell(_reads(e), _reads(e)), _cell(_fmt(e.data["metrics"]["main_score"]), e.metric("main_score"))]
+                cells = [_cell(str(rank), rank), link, _cell("✓" if e.verified else "", int(e.verified)), _cell(_reads(e), _reads(e)),
+                         _cell(_fmt(e.data["metrics"]["main_score"]), e.metric("main_score"))]
                 for c in cols:
                     v = _value(e, c)
                     cells.append(_cell(_fmt(v), "" if v is None else v["mean"]))
@@ -199,6 +257,7 @@ def render_html(entries: list[Entry]) -> str:
                           _cell(f"{e.data['timings']['total_seconds']:.0f}", round(e.data["timings"]["total_seconds"], 1))]
                 parts.append("<tr>" + "".join(cells) + "</tr>")
             parts.append("</tbody></table>")
+        parts += _figures(zoo, group)
     parts.append("<h2>Metrics</h2><dl>" + "".join(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in METRICS.items()) + "</dl>")
     parts.append(f"<script>{_SCRIPT}</script></body></html>")
     return "\n".join(parts) + "\n"

@@ -59,7 +59,7 @@ def test_render_then_check(board, capsys):
     assert code == 0
     md = (board / "README.md").read_text()
     assert "## poly-seed@1.1.0" in md and md.count("](../baselines/") == 3
-    assert "| grad_bins | gradients |" in md and "weights" in md
+    assert "| grad\\_bins | gradients |" in md and "weights" in md  # Markdown-escaped name
     assert "<script src" not in (board / "index.html").read_text() and "http" not in (board / "index.html").read_text()
     code, out, _ = lb(capsys, board, "--check")
     assert code == 0 and out.startswith("OK")
@@ -76,7 +76,7 @@ def test_non_canonical_builds_are_listed_apart(board, evaluations, capsys):
     assert lb(capsys, board)[0] == 0
     md = (board / "README.md").read_text()
     assert "### non-canonical zoo" in md
-    assert md.index("### non-canonical zoo") < md.index("[grad_bins]")
+    assert md.index("### non-canonical zoo") < md.index("[grad\\_bins]")
 
 
 def _rewrite(path: Path, edit) -> None:
@@ -118,8 +118,16 @@ def test_rerun_reports_moved_scores(board, tiny_zoo, tmp_path, capsys, monkeypat
     write_result(_as_track(evaluations["integ"], canonical=False), board / "results/integ/poly-seed@1.1.0.json", overwrite=True)
     code, out, _ = lb(capsys, board, "rerun", "integ", "--quiet")
     assert code == 0 and "reproduced within tolerance" in out
-    _rewrite(board / "results/integ/poly-seed@1.1.0.json",
-             lambda d: (d["metrics"]["knn_accuracy"].update(mean=d["metrics"]["knn_accuracy"]["mean"] - 0.2), d.update(content_hash=content_hash(d))))
+    assert json.loads((board / "verified.json").read_text())["integ/poly-seed@1.1.0"]["content_hash"]
+    assert lb(capsys, board)[0] == 0 and "| [integ](../baselines/integ) | ✓ |" in (board / "README.md").read_text()
+
+    def shift(d):  # a consistent edit (mean and draws), which only a rerun catches
+        knn = d["metrics"]["knn_accuracy"]
+        knn.update(per_draw=[v - 0.2 for v in knn["per_draw"]], mean=knn["mean"] - 0.2)
+        d.update(content_hash=content_hash(d))
+
+    _rewrite(board / "results/integ/poly-seed@1.1.0.json", shift)
+    assert lb(capsys, board)[0] == 0 and "| [integ](../baselines/integ) | ✓ |" not in (board / "README.md").read_text()
     code, out, err = lb(capsys, board, "rerun", "integ", "--quiet")
     assert code == 1 and "MOVED poly-seed@1.1.0 knn_accuracy" in out and "moved beyond tolerance" in err
 
@@ -139,6 +147,13 @@ INJECT_TAIL = """<script>(function () {
     header.click(); entry.second = names();
     report.tables.push(entry);
   });
+  var box = function (sel) { return Array.prototype.map.call(document.querySelectorAll(sel), function (e) {
+    var r = e.getBoundingClientRect(); return [Math.round(r.width), Math.round(r.height)]; }); };
+  report.budget = box('figure.budget svg.budget-curve');
+  report.curves = document.querySelectorAll('svg.budget-curve polyline.curve').length;
+  document.querySelectorAll('details.entry-figures').forEach(function (d) { d.open = true; });
+  report.maps = box('details.entry-figures svg.embedding-map');
+  report.points = document.querySelectorAll('svg.embedding-map circle').length;
   var pre = document.createElement('pre'); pre.id = 'report'; pre.textContent = JSON.stringify(report);
   document.body.appendChild(pre);
 })();</script>"""
@@ -151,7 +166,7 @@ def _browser():
     return None
 
 
-def test_page_in_a_headless_browser(board, capsys, tmp_path):
+def test_page_in_a_headless_browser(board, capsys, tmp_path, evaluations):
     browser = _browser()
     if browser is None:
         pytest.skip("no headless browser installed (Debian: apt-get install chromium); .ci/run installs one")
@@ -173,6 +188,10 @@ def test_page_in_a_headless_browser(board, capsys, tmp_path):
         assert table["first"] == sorted(NAMES, reverse=True)  # first click: descending
         assert table["second"] == sorted(NAMES)  # second click: ascending
         assert table["first"] != table["initial"] or table["second"] != table["initial"]
+    # the results site's plots are drawn: a budget curve per entry, an embedding map per entry
+    assert len(report["budget"]) == 1 and report["budget"][0][0] > 300 and report["curves"] == len(NAMES)
+    assert len(report["maps"]) == len(NAMES) and all(w > 300 and h > 200 for w, h in report["maps"])
+    assert report["points"] == len(NAMES) * len(evaluations["integ"]["figures"]["embedding_map"]["pc1"])
 
 
 def test_template_passes_evaluation_as_it_is(tiny_zoo):
@@ -181,7 +200,7 @@ def test_template_passes_evaluation_as_it_is(tiny_zoo):
 
 
 def test_committed_leaderboard_is_valid_and_fresh():
-    from netembench.leaderboard import build
+    from netembench.render import build
 
     if not (ROOT / "leaderboard" / "results").is_dir():
         pytest.skip("no committed results")
