@@ -130,7 +130,7 @@ def _eval(args: argparse.Namespace) -> None:
     from netembench.harness import evaluate
     from netembench.registry import load_zoo
     from netembench.results import build_result, default_path, write_result
-    from netembench.spec import CANONICAL_TRACKS, resolve_spec
+    from netembench.spec import CANONICAL_TRACKS
     from netembench.worker import WorkerRunner
 
     zoos = list(CANONICAL_TRACKS) if args.zoo == ["all"] else args.zoo
@@ -141,26 +141,25 @@ def _eval(args: argparse.Namespace) -> None:
         raise CommandError(f"--results-dir {results_dir} is a file, not a folder")
     if args.timeout <= 0:
         raise CommandError(f"--timeout must be a positive number of seconds, got {args.timeout:g}")
-    # Each submission runs sealed in its own worker, loaded once for all zoos.
+    # Each submission runs sealed in its own worker, loaded once for all zoos; the workers start up
+    # while the zoos load, and every output path is checked before any evaluation.
     runners = []
     try:
         for ref in args.submission:
             runners.append(WorkerRunner(ref, args.device, args.timeout))
-        refs = [_zoo_ref(z, resolve_spec) for z in zoos]
+        loaded = {ref: load_zoo(ref, cache=args.cache_dir, build_if_missing=True, device=args.device, quiet=args.quiet) for ref in zoos}
+        refs = [zoo.spec.ref for zoo in loaded.values()]
         jobs = [(r, z, Path(args.out) if args.out else default_path(results_dir, r.info.name, z)) for z in refs for r in runners]
-        for _, _, path in jobs:  # every output is checked before any evaluation starts
+        for _, _, path in jobs:
             if path.exists() and not args.overwrite:
                 raise CommandError(f"result file {path} already exists; pass --overwrite to replace it")
             if path.exists() and not path.is_file():
                 raise CommandError(f"result path {path} is not a file")
-        loaded = {ref: load_zoo(ref, cache=args.cache_dir, build_if_missing=True, device=args.device, quiet=args.quiet) for ref in zoos}
         for zoo in loaded.values():
             _note(zoo.canonical_note())
         results = []
         for runner, zoo_ref, path in jobs:
-            zoo = loaded[zoos[refs.index(zoo_ref)]]
-            if args.out is None:
-                path = default_path(results_dir, runner.info.name, zoo.spec.ref)
+            zoo = list(loaded.values())[refs.index(zoo_ref)]
             try:
                 evaluation = evaluate(None, zoo, device=args.device, batch_size=args.batch_size, quiet=args.quiet, runner=runner)
             except Unsupported as why:
@@ -176,19 +175,6 @@ def _eval(args: argparse.Namespace) -> None:
             runner.close()
     if len(results) > 1:
         print(summary_table(results))
-
-
-def _zoo_ref(zoo: str, resolve_spec) -> str:
-    """`name@version` for a canonical name or spec file; a folder or hub repository as given."""
-    path = Path(zoo)
-    if path.is_dir() and (path / "spec.toml").is_file():
-        from netembench.spec import parse_spec
-
-        return parse_spec((path / "spec.toml").read_text(), str(path / "spec.toml")).ref
-    try:
-        return resolve_spec(zoo).ref
-    except SpecError:
-        return zoo.replace("/", "--")
 
 
 def summary_table(results: list[dict]) -> str:

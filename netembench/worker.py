@@ -1,8 +1,9 @@
 """Submissions run sealed: imported only in a worker process that sees probe batches and nothing else.
 
-The harness process never imports submission code. It spawns a worker (`spawn`, a fresh
-interpreter) that loads the submission, then sends it copies of probe tensors and receives
-embeddings back. Both directions travel as safetensors bytes plus a JSON header: the parent never
+The harness process never imports submission code. It starts a worker (`python -m
+netembench.worker`, a fresh interpreter that shares nothing with the caller, not even its main
+module) that loads the submission, then sends it copies of probe tensors and receives embeddings
+back over a socket. Both directions travel as safetensors bytes plus a JSON header: the parent never
 unpickles anything the worker sends. Every call has a time limit; a worker that overruns it is
 killed. Whatever the submission raises (SystemExit and KeyboardInterrupt included), and a worker
 that dies, become one `SubmissionError` naming the call and the batch.
@@ -11,7 +12,10 @@ that dies, become one `SubmissionError` naming the call and the batch.
 from __future__ import annotations
 
 import json
-import multiprocessing as mp
+import os
+import socket
+import subprocess
+import sys
 import time
 from dataclasses import asdict
 from multiprocessing.connection import Connection
@@ -103,22 +107,35 @@ class WorkerRunner:
 
     def __init__(self, ref: str, device: str = "cpu", timeout: float = 600.0) -> None:
         self.ref, self.timeout = str(ref), timeout
-        ctx = mp.get_context("spawn")
-        self._conn, child = ctx.Pipe()
-        self._process = ctx.Process(target=_serve, args=(child, self.ref, device), daemon=True, name="netembench-submission")
-        self._process.start()
-        child.close()
-        meta, _ = self._receive("loading it", f"submission {self.ref}", max(timeout, LOAD_TIMEOUT))
-        self.info = SubmissionInfo(**meta["info"])
+        mine, theirs = socket.socketpair()
+        # The worker idles while the harness scores; spinning OpenMP threads there cost the harness
+        # 15-30% of its time on 2 cores (measured), so its threads sleep when idle.
+        env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE"}
+        self._process = subprocess.Popen([sys.executable, "-m", "netembench.worker", str(theirs.fileno()), self.ref, device],
+                                         pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, env=env)
+        theirs.close()
+        self._conn = Connection(mine.detach())
+        self._info: SubmissionInfo | None = None  # the worker's handshake, awaited on first use
         self.seconds = 0.0
 
+    @property
+    def info(self) -> SubmissionInfo:
+        """What the submission reported once loaded (waits for the worker: the caller can load zoos
+        meanwhile, so a fresh interpreter's start-up costs no wall time)."""
+        if self._info is None:
+            meta, _ = self._receive("loading it", f"submission {self.ref}", max(self.timeout, LOAD_TIMEOUT))
+            self._info = SubmissionInfo(**meta["info"])
+        return self._info
+
     def prepare(self, zoo: ZooIdentity) -> None:
+        info = self.info
         self._conn.send_bytes(encode({"op": "prepare", "zoo": asdict(zoo)}))
         meta, _ = self._receive("prepare", zoo.ref)
-        self.info = SubmissionInfo(**{**_as_json(self.info), "n_params": int(meta["n_params"])})
+        self._info = SubmissionInfo(**{**_as_json(info), "n_params": int(meta["n_params"])})
 
     def call(self, method: str, batch: ProbeBatch, where: str) -> Tensor:
         meta, tensors = batch_tensors(batch)
+        _ = self.info
         start = time.perf_counter()
         self._conn.send_bytes(encode({**meta, "op": method}, tensors))
         _, out = self._receive(method, where)
@@ -126,7 +143,7 @@ class WorkerRunner:
         return out["out"]
 
     def _receive(self, what: str, where: str, timeout: float | None = None) -> tuple[dict, dict[str, Tensor]]:
-        name = self.info.name if hasattr(self, "info") else self.ref
+        name = self._info.name if self._info is not None else self.ref
         timeout = timeout or self.timeout
         if not self._conn.poll(timeout):
             self.close(kill=True)
@@ -135,8 +152,8 @@ class WorkerRunner:
         try:
             meta, tensors = decode(self._conn.recv_bytes(MAX_MESSAGE))
         except (EOFError, OSError):
-            self._process.join(5)
-            raise SubmissionError(f"embedder {name!r}: its worker exited (code {self._process.exitcode}) during {what} on {where}") from None
+            code = self._wait(5)
+            raise SubmissionError(f"embedder {name!r}: its worker exited (code {code}) during {what} on {where}") from None
         except (ValueError, KeyError, json.JSONDecodeError, safetensors.SafetensorError) as err:
             self.close(kill=True)
             raise SubmissionError(f"embedder {name!r} sent an unreadable answer to {what} on {where} ({err})") from None
@@ -146,19 +163,29 @@ class WorkerRunner:
             raise SubmissionError(meta["message"])
         if "error" in meta:
             hint = ""
-            if meta["error"] in ("AttributeError", "TypeError") and "NoneType" in meta["message"]:
-                hint = f" (batch fields not declared in `reads` are None; it declares {sorted(self.info.reads)})"
+            if meta["error"] in ("AttributeError", "TypeError") and "NoneType" in meta["message"] and self._info is not None:
+                hint = f" (batch fields not declared in `reads` are None; it declares {sorted(self._info.reads)})"
             raise SubmissionError(f"embedder {name!r} raised {meta['error']} in {what} on {where}: {meta['message']}{hint}")
         return meta, tensors
 
+    def _wait(self, seconds: float) -> int | None:
+        try:
+            return self._process.wait(seconds)
+        except subprocess.TimeoutExpired:
+            return None
+
     def close(self, kill: bool = False) -> None:
-        if self._process.is_alive() and not kill:
+        if self._process.poll() is None and not kill:
             try:
                 self._conn.send_bytes(encode({"op": "close"}))
-                self._process.join(10)
+                self._wait(10)
             except OSError:
                 pass
-        if self._process.is_alive():
+        if self._process.poll() is None:
             self._process.kill()
-            self._process.join(5)
+            self._wait(5)
         self._conn.close()
+
+
+if __name__ == "__main__":  # the worker process: python -m netembench.worker FD REF DEVICE
+    _serve(Connection(int(sys.argv[1])), sys.argv[2], sys.argv[3])
