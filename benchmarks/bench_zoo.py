@@ -33,19 +33,17 @@ import torch
 
 from netembench import __version__, rng
 from netembench.build import build_zoo
-from netembench.population import Arch, Population, TrainConfig, init_population, polyval, train_one_reference
-from netembench.population import train_population, training_inputs
+from netembench.population import Arch, TrainConfig, init_population, polyval, train_one_reference
+from netembench.population import train_population, training_inputs, training_layout
 from netembench.spec import resolve_spec
 
 
-def train_blas(arch: Arch, coef: torch.Tensor, keys: torch.Tensor, config: TrainConfig) -> Population:
-    """Zoo 1.0.0's trainer: float32 BLAS matmuls and torch's fused Adam (CPU-dependent rounding)."""
+def train_blas(arch: Arch, coef: torch.Tensor, keys: torch.Tensor, config: TrainConfig) -> None:
+    """Zoo 1.0.0's training loop, for timing: float32 BLAS matmuls and torch's fused Adam, whose
+    rounding depends on the CPU (the trained tensors are discarded)."""
     pop = init_population(arch, keys)
     coef = coef.to(device=keys.device, dtype=torch.float32)
-    params = [pop.weights[0][..., 0], pop.biases[0]]
-    for w, b in zip(pop.weights[1:-1], pop.biases[1:-1]):
-        params += [w.transpose(1, 2).contiguous(), b]
-    params += [pop.weights[-1][:, 0, :].contiguous(), pop.biases[-1][:, 0].contiguous()]
+    params = training_layout(pop)
     for p in params:
         p.grad = torch.zeros_like(p)
     opt = torch.optim.Adam(params, lr=config.lr, fused=True)
@@ -74,7 +72,6 @@ def train_blas(arch: Arch, coef: torch.Tensor, keys: torch.Tensor, config: Train
         for group in opt.param_groups:
             group["lr"] = config.lr_at(step)
         opt.step()
-    return pop
 
 
 def sync(device: torch.device) -> None:

@@ -183,6 +183,15 @@ def training_inputs(keys: Tensor, step: int, batch_size: int) -> Tensor:
 _relu_grad = torch.ops.aten.threshold_backward  # grad * (activation > 0): a select, exact
 
 
+def training_layout(pop: Population) -> list[Tensor]:
+    """A population's tensors as trained: first and last layers as [M, W] vectors, hidden weights
+    as [M, in, out]; in order w_in, b_in, (w, b) per hidden layer, w_out, b_out."""
+    params = [pop.weights[0][..., 0], pop.biases[0]]
+    for w, b in zip(pop.weights[1:-1], pop.biases[1:-1]):
+        params += [w.transpose(1, 2).contiguous(), b]
+    return params + [pop.weights[-1][:, 0, :].contiguous(), pop.biases[-1][:, 0].contiguous()]
+
+
 class ElementwiseAdam:
     """Adam (torch's defaults, no weight decay) written as single elementwise operations.
 
@@ -224,13 +233,8 @@ def train_population(
     whatever other models share its batch. `matmul_bits` is the operand precision of its matmuls
     (tests compare 24 bits with plain float32 training).
     """
-    pop = init_population(arch, keys)
+    params = training_layout(init_population(arch, keys))
     coef = coef.to(device=keys.device, dtype=torch.float32)
-    # Training layout: first/last layers as [M, W] vectors, hidden weights as [M, in, out].
-    params = [pop.weights[0][..., 0], pop.biases[0]]
-    for w, b in zip(pop.weights[1:-1], pop.biases[1:-1]):
-        params += [w.transpose(1, 2).contiguous(), b]
-    params += [pop.weights[-1][:, 0, :].contiguous(), pop.biases[-1][:, 0].contiguous()]
     opt = ElementwiseAdam(params)
     w_in, b_in, *hidden, w_out, b_out = params
     for step in range(config.steps):
