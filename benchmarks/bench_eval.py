@@ -88,26 +88,41 @@ def objective(clf: LogisticRegression, x: np.ndarray, y: np.ndarray) -> float:
 
 def probe_comparison() -> dict:
     """Harness 1.0's and 1.1's probes on the same features (integ, poly-fine, draw 0)."""
-    ev = Evaluator(InProcessRunner(load_submission(str(ROOT / "baselines" / "integ"))), load_zoo("poly-fine"), quiet=True)
+    ev = Evaluator(
+        InProcessRunner(load_submission(str(ROOT / "baselines" / "integ"))), load_zoo("poly-fine"), quiet=True
+    )
     train, test = ev.embed_split("train", 0, ev.protocol), ev.embed_split("test", 0, ev.protocol)
     scale = M.Standardiser(train.x)
     a, b, ya, yb = scale(train.x), scale(test.x), train.table["task_id"], test.table["task_id"]
     out = {}
-    for label, kwargs in (("harness 1.0 (lbfgs)", {"max_iter": 1000}),
-                          ("harness 1.1 (newton-cg)", {"solver": M.PROBE_SOLVER, "tol": M.PROBE_TOL, "max_iter": M.PROBE_MAX_ITER})):
+    for label, kwargs in (
+        ("harness 1.0 (lbfgs)", {"max_iter": 1000}),
+        (
+            "harness 1.1 (newton-cg)",
+            {"solver": M.PROBE_SOLVER, "tol": M.PROBE_TOL, "max_iter": M.PROBE_MAX_ITER},
+        ),
+    ):
         start = time.perf_counter()
         with M._quiet():
             clf = LogisticRegression(C=M.PROBE_C, random_state=M.SEED, **kwargs).fit(a, ya)
-        out[label] = {"seconds": time.perf_counter() - start, "iterations": int(np.max(clf.n_iter_)),
-                      "objective": objective(clf, a, ya), "accuracy": float((clf.predict(b) == yb).mean())}
-        print(f"{label}: {out[label]['seconds']:.2f} s, {out[label]['iterations']} iterations, "
-              f"objective {out[label]['objective']:.4f}, test accuracy {out[label]['accuracy']:.3f}")
+        out[label] = {
+            "seconds": time.perf_counter() - start,
+            "iterations": int(np.max(clf.n_iter_)),
+            "objective": objective(clf, a, ya),
+            "accuracy": float((clf.predict(b) == yb).mean()),
+        }
+        print(
+            f"{label}: {out[label]['seconds']:.2f} s, {out[label]['iterations']} iterations, "
+            f"objective {out[label]['objective']:.4f}, test accuracy {out[label]['accuracy']:.3f}"
+        )
     out["speedup"] = out["harness 1.0 (lbfgs)"]["seconds"] / out["harness 1.1 (newton-cg)"]["seconds"]
     return out
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "eval.json"))
@@ -116,17 +131,36 @@ def main() -> None:
     group = zoo.groups("train")[0]
     pop = zoo.population(group).to(args.device)
     x = (torch.rand(len(pop), 64, device=args.device) * 2 - 1).sort(1).values
-    closed, auto = rate(forward_with_gradients, pop, x, args.repeats), rate(autograd_probes, pop, x, args.repeats)
-    print(f"probe sets ({len(pop)} models x 64 points, {group.arch.name}): closed form {closed:,.0f} models/s, "
-          f"autograd {auto:,.0f} models/s, ratio {closed / auto:.1f}x")
+    closed, auto = (
+        rate(forward_with_gradients, pop, x, args.repeats),
+        rate(autograd_probes, pop, x, args.repeats),
+    )
+    print(
+        f"probe sets ({len(pop)} models x 64 points, {group.arch.name}): closed form {closed:,.0f} models/s, "
+        f"autograd {auto:,.0f} models/s, ratio {closed / auto:.1f}x"
+    )
     with tempfile.TemporaryDirectory() as tmp:
-        cmd = [sys.executable, "-m", "netembench.cli", "eval", str(ROOT / "baselines" / "grad_bins"), "--zoo", "poly-seed",
-               "--out", str(Path(tmp) / "r.json"), "--quiet", "--device", args.device]
+        cmd = [
+            sys.executable,
+            "-m",
+            "netembench.cli",
+            "eval",
+            str(ROOT / "baselines" / "grad_bins"),
+            "--zoo",
+            "poly-seed",
+            "--out",
+            str(Path(tmp) / "r.json"),
+            "--quiet",
+            "--device",
+            args.device,
+        ]
         start = time.perf_counter()
         subprocess.run(cmd, check=True, capture_output=True, env={**os.environ})
         wall = time.perf_counter() - start
         inner = json.loads((Path(tmp) / "r.json").read_text())["timings"]["total_seconds"]
-    print(f"netembench eval baselines/grad_bins --zoo poly-seed: {wall:.1f} s wall ({inner:.1f} s of evaluation, the rest start-up)")
+    print(
+        f"netembench eval baselines/grad_bins --zoo poly-seed: {wall:.1f} s wall ({inner:.1f} s of evaluation, the rest start-up)"
+    )
     probes = probe_comparison()
     print(f"probe speedup over harness 1.0: {probes['speedup']:.1f}x")
     integ = str(ROOT / "baselines" / "integ")
@@ -135,17 +169,35 @@ def main() -> None:
     for _ in range(2):  # alternating rounds, the best of each: a drifting machine affects both alike
         runs["sealed"].append(suite(lambda: WorkerRunner(integ)))
         runs["in-process"].append(suite(lambda: InProcessRunner(load_submission(integ))))
-    (sealed, per_track), (in_process, _) = (min(runs[k], key=lambda r: r[0]) for k in ("sealed", "in-process"))
+    (sealed, per_track), (in_process, _) = (
+        min(runs[k], key=lambda r: r[0]) for k in ("sealed", "in-process")
+    )
     print("suite: " + ", ".join(f"{t} {s:.1f} s" for t, s in per_track.items()))
     print(f"suite seconds: {sealed:.1f}")
     overhead = (sealed - in_process) / in_process
-    print(f"worker overhead: {100 * overhead:.1f}% (suite sealed {sealed:.1f} s, in-process {in_process:.1f} s)")
+    print(
+        f"worker overhead: {100 * overhead:.1f}% (suite sealed {sealed:.1f} s, in-process {in_process:.1f} s)"
+    )
     result = {
-        "benchmark": "eval", "netembench": __version__, "torch": torch.__version__, "device": args.device,
-        "suite_seconds": sealed, "suite_per_track": per_track, "probe_speedup_over_harness_1_0": probes["speedup"],
-        "probes": probes, "worker_overhead": {"sealed_seconds": sealed, "in_process_seconds": in_process, "fraction": overhead},
-        "cpu_count": os.cpu_count(), "threads": torch.get_num_threads(), "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "probe_models_per_s": {"closed_form": closed, "autograd": auto, "ratio": closed / auto, "models": len(pop), "points": 64},
+        "benchmark": "eval",
+        "netembench": __version__,
+        "torch": torch.__version__,
+        "device": args.device,
+        "suite_seconds": sealed,
+        "suite_per_track": per_track,
+        "probe_speedup_over_harness_1_0": probes["speedup"],
+        "probes": probes,
+        "worker_overhead": {"sealed_seconds": sealed, "in_process_seconds": in_process, "fraction": overhead},
+        "cpu_count": os.cpu_count(),
+        "threads": torch.get_num_threads(),
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "probe_models_per_s": {
+            "closed_form": closed,
+            "autograd": auto,
+            "ratio": closed / auto,
+            "models": len(pop),
+            "points": 64,
+        },
         "eval_grad_bins_poly_seed": {"wall_seconds": wall, "evaluation_seconds": inner},
     }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

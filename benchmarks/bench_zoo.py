@@ -92,7 +92,9 @@ def peak_rss_bytes() -> int:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="fewer steps, no zoo build")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--models", type=int, default=1000, help="vectorised population size")
@@ -100,8 +102,14 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="alternating timing rounds (median reported)")
     parser.add_argument("--naive-models", type=int, default=3)
     parser.add_argument("--naive-steps", type=int, default=300)
-    parser.add_argument("--memory-models", type=int, default=4000, help="population size for the memory figure")
-    parser.add_argument("--build", default=None, help="also time building this spec (default poly-seed unless --quick; 'none')")
+    parser.add_argument(
+        "--memory-models", type=int, default=4000, help="population size for the memory figure"
+    )
+    parser.add_argument(
+        "--build",
+        default=None,
+        help="also time building this spec (default poly-seed unless --quick; 'none')",
+    )
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "zoo.json"))
     args = parser.parse_args()
 
@@ -113,8 +121,10 @@ def main() -> None:
     coef = torch.as_tensor(tasks.coef[np.arange(args.models) % len(tasks)])
     keys = rng.model_keys(1, torch.arange(args.models)).to(device)
     config = TrainConfig(**{**spec.training.__dict__, "steps": steps})
-    print(f"torch {torch.__version__}, {args.device}, {torch.get_num_threads()} threads; arch {arch.name}, "
-          f"batch {config.batch_size}, {args.models} models x {steps} steps, {args.rounds} rounds")
+    print(
+        f"torch {torch.__version__}, {args.device}, {torch.get_num_threads()} threads; arch {arch.name}, "
+        f"batch {config.batch_size}, {args.models} models x {steps} steps, {args.rounds} rounds"
+    )
     for fn in (train_population, train_blas):  # warm-up
         fn(arch, coef[:8], keys[:8], TrainConfig(**{**config.__dict__, "steps": 5}))
 
@@ -124,13 +134,26 @@ def main() -> None:
         seconds["blas"].append(timed(lambda: train_blas(arch, coef, keys, config), device))
     rate = {k: args.models * steps / statistics.median(v) for k, v in seconds.items()}
     for k in seconds:
-        print(f"{k:>6}: {rate[k]:,.0f} model-steps/s (median of {', '.join(f'{s:.2f}' for s in seconds[k])} s)")
+        print(
+            f"{k:>6}: {rate[k]:,.0f} model-steps/s (median of {', '.join(f'{s:.2f}' for s in seconds[k])} s)"
+        )
     result = {
-        "benchmark": "zoo", "netembench": __version__, "torch": torch.__version__, "device": args.device,
-        "device_name": torch.cuda.get_device_name() if device.type == "cuda" else platform.processor() or platform.machine(),
-        "cpu_count": os.cpu_count(), "threads": torch.get_num_threads(), "arch": arch.name, "batch_size": config.batch_size,
+        "benchmark": "zoo",
+        "netembench": __version__,
+        "torch": torch.__version__,
+        "device": args.device,
+        "device_name": torch.cuda.get_device_name()
+        if device.type == "cuda"
+        else platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "threads": torch.get_num_threads(),
+        "arch": arch.name,
+        "batch_size": config.batch_size,
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "models": args.models, "steps": steps, "seconds": seconds, "model_steps_per_s": rate,
+        "models": args.models,
+        "steps": steps,
+        "seconds": seconds,
+        "model_steps_per_s": rate,
         "exact_over_blas_cost": rate["blas"] / rate["exact"],
     }
     print(f"exact/blas cost: {result['exact_over_blas_cost']:.2f}x the time of zoo 1.0.0's trainer")
@@ -139,13 +162,27 @@ def main() -> None:
         cpu_coef, cpu_keys = coef.cpu(), keys.cpu()
         naive = []
         for _ in range(args.rounds):
-            naive.append(timed(lambda: [train_one_reference(arch, cpu_coef[m], cpu_keys[m], config, steps=args.naive_steps)
-                                        for m in range(args.naive_models)], torch.device("cpu")))
+            naive.append(
+                timed(
+                    lambda: [
+                        train_one_reference(arch, cpu_coef[m], cpu_keys[m], config, steps=args.naive_steps)
+                        for m in range(args.naive_models)
+                    ],
+                    torch.device("cpu"),
+                )
+            )
         naive_rate = args.naive_models * args.naive_steps / statistics.median(naive)
-        result["naive"] = {"models": args.naive_models, "steps": args.naive_steps, "seconds": naive, "model_steps_per_s": naive_rate}
+        result["naive"] = {
+            "models": args.naive_models,
+            "steps": args.naive_steps,
+            "seconds": naive,
+            "model_steps_per_s": naive_rate,
+        }
         result["speedup"] = {k: r / naive_rate for k, r in rate.items()}
         print(f" naive: {naive_rate:,.0f} model-steps/s (one model at a time)")
-        print(f"vectorised/naive speedup: exact {result['speedup']['exact']:.0f}x, blas {result['speedup']['blas']:.0f}x")
+        print(
+            f"vectorised/naive speedup: exact {result['speedup']['exact']:.0f}x, blas {result['speedup']['blas']:.0f}x"
+        )
 
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats()
@@ -157,18 +194,31 @@ def main() -> None:
         m = args.memory_models
         more = torch.as_tensor(tasks.coef[np.arange(m) % len(tasks)])
         before = peak_rss_bytes()
-        train_population(arch, more, rng.model_keys(1, torch.arange(m)), TrainConfig(**{**config.__dict__, "steps": 3}))
+        train_population(
+            arch, more, rng.model_keys(1, torch.arange(m)), TrainConfig(**{**config.__dict__, "steps": 3})
+        )
         per_model = max(peak_rss_bytes() - before, 0) / m
         capacity = 141e9
-    result["memory"] = {"bytes_per_model": per_model, "models_in": capacity, "largest_population": int(capacity // per_model)}
-    print(f"training memory: {per_model / 1024:.1f} KiB per model ({'measured on the GPU' if device.type == 'cuda' else 'CPU peak RSS growth'}); "
-          f"{capacity / 1e9:.0f} GB hold {int(capacity // per_model):,} models of {arch.name} at batch {config.batch_size}")
+    result["memory"] = {
+        "bytes_per_model": per_model,
+        "models_in": capacity,
+        "largest_population": int(capacity // per_model),
+    }
+    print(
+        f"training memory: {per_model / 1024:.1f} KiB per model ({'measured on the GPU' if device.type == 'cuda' else 'CPU peak RSS growth'}); "
+        f"{capacity / 1e9:.0f} GB hold {int(capacity // per_model):,} models of {arch.name} at batch {config.batch_size}"
+    )
 
     build = args.build or (None if args.quick else "poly-seed")
     if build and build != "none":
         with tempfile.TemporaryDirectory() as tmp:
-            result["build"] = {"zoo": build, "seconds": timed(lambda: build_zoo(resolve_spec(build), Path(tmp) / "zoo",
-                                                                                  device=args.device, quiet=True), device)}
+            result["build"] = {
+                "zoo": build,
+                "seconds": timed(
+                    lambda: build_zoo(resolve_spec(build), Path(tmp) / "zoo", device=args.device, quiet=True),
+                    device,
+                ),
+            }
         print(f"build {build} from nothing: {result['build']['seconds']:.1f} s")
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")

@@ -14,10 +14,17 @@ __version__ = "0.1.0"
 # The public API, imported on first use (PEP 562): a submission's worker process and every command
 # load only the modules they need (the harness and scikit-learn cost a worker a second of start-up).
 _EXPORTS = {
-    "ClozeEmbedder": "netembench.embedders", "Embedder": "netembench.embedders", "Unsupported": "netembench.embedders",
-    "load_submission": "netembench.embedders", "evaluate": "netembench.harness", "PROTOCOL_V1": "netembench.probes",
-    "ProbeBatch": "netembench.probes", "load_zoo": "netembench.registry", "ZooSpec": "netembench.spec",
-    "resolve_spec": "netembench.spec", "Zoo": "netembench.store",
+    "ClozeEmbedder": "netembench.embedders",
+    "Embedder": "netembench.embedders",
+    "Unsupported": "netembench.embedders",
+    "load_submission": "netembench.embedders",
+    "evaluate": "netembench.harness",
+    "PROTOCOL_V1": "netembench.probes",
+    "ProbeBatch": "netembench.probes",
+    "load_zoo": "netembench.registry",
+    "ZooSpec": "netembench.spec",
+    "resolve_spec": "netembench.spec",
+    "Zoo": "netembench.store",
 }
 __all__ = [*sorted(_EXPORTS), "__version__"]
 

@@ -31,7 +31,9 @@ def spec_salt(spec: ZooSpec) -> int:
     return rng.key_from_text(f"netembench-zoo-seed:{spec.seed}")
 
 
-def build_zoo(spec: ZooSpec, out: str | Path, device: str = "cpu", overwrite: bool = False, quiet: bool = False) -> Zoo:
+def build_zoo(
+    spec: ZooSpec, out: str | Path, device: str = "cpu", overwrite: bool = False, quiet: bool = False
+) -> Zoo:
     """Train and write the zoo `spec` describes into `out`; nothing appears at `out` unless it
     completes. Under torchrun the models are shared out across ranks and rank 0 writes (`shards`)."""
     out = Path(out)
@@ -57,20 +59,27 @@ def build_zoo(spec: ZooSpec, out: str | Path, device: str = "cpu", overwrite: bo
     return Zoo(out)
 
 
-def _train(spec: ZooSpec, tasks, models: dict[str, np.ndarray], device: torch.device, shard: Shard,
-           quiet: bool) -> tuple[dict[str, Population], np.ndarray]:
+def _train(
+    spec: ZooSpec, tasks, models: dict[str, np.ndarray], device: torch.device, shard: Shard, quiet: bool
+) -> tuple[dict[str, Population], np.ndarray]:
     """Every architecture's trained population (on the CPU) and every model's fit, in table order."""
     keys = rng.model_keys(spec_salt(spec), torch.as_tensor(models["model_id"]))
     fits = np.zeros(len(models["model_id"]))
     populations: dict[str, Population] = {}
-    bar = tqdm(total=len(spec.archs) * spec.training.steps, desc=f"train {spec.ref}", unit="step",
-               disable=True if quiet or not shard.leader else None)
+    bar = tqdm(
+        total=len(spec.archs) * spec.training.steps,
+        desc=f"train {spec.ref}",
+        unit="step",
+        disable=True if quiet or not shard.leader else None,
+    )
     for arch in spec.archs:
         rows = np.flatnonzero(models["arch"] == arch)
         mine = shard.share(rows)
         bar.set_postfix(arch=arch, models=len(rows))
         coef = torch.as_tensor(tasks.coef[models["task_id"][mine]])
-        pop = train_population(Arch.parse(arch), coef, keys[mine].to(device), spec.training, progress=bar.update)
+        pop = train_population(
+            Arch.parse(arch), coef, keys[mine].to(device), spec.training, progress=bar.update
+        )
         fit = fit_rel_mse(pop, coef).to(torch.float64)
         tensors = {k: shard.gather(v, len(rows)).cpu() for k, v in pop.state_dict().items()}
         populations[arch] = Population.from_state_dict(pop.arch, tensors)
@@ -83,15 +92,19 @@ def _check_fits(spec: ZooSpec, populations: dict[str, Population], models: dict[
     """Refuse a zoo with non-finite weights or a model above the spec's fit bar (nothing is written)."""
     for arch, pop in populations.items():
         if not all(torch.isfinite(t).all() for t in pop.weights + pop.biases):
-            raise ZooError(f"building {spec.ref}: training diverged on {arch} (non-finite weights); lower [training].lr "
-                           f"(now {spec.training.lr!r}). Nothing was written")
+            raise ZooError(
+                f"building {spec.ref}: training diverged on {arch} (non-finite weights); lower [training].lr "
+                f"(now {spec.training.lr!r}). Nothing was written"
+            )
     fits = models["train_rel_mse"]
     bad = ~(fits <= spec.fit_bar)  # NaN counts as a miss
     if bad.any():
         worst = int(np.nanargmax(np.where(np.isnan(fits), np.inf, fits)))
-        raise ZooError(f"building {spec.ref}: {int(bad.sum())} of {len(fits)} models miss the fit bar (relative MSE <= "
-                       f"{spec.fit_bar:g}; worst {fits[worst]:.3g}, model {int(models['model_id'][worst])}); train longer "
-                       "or raise fit_bar in the spec. Nothing was written")
+        raise ZooError(
+            f"building {spec.ref}: {int(bad.sum())} of {len(fits)} models miss the fit bar (relative MSE <= "
+            f"{spec.fit_bar:g}; worst {fits[worst]:.3g}, model {int(models['model_id'][worst])}); train longer "
+            "or raise fit_bar in the spec. Nothing was written"
+        )
 
 
 def _write_shards(folder: Path, spec: ZooSpec, models: dict[str, np.ndarray], pops: dict[str, Population]):
@@ -106,7 +119,13 @@ def _write_shards(folder: Path, spec: ZooSpec, models: dict[str, np.ndarray], po
                 rel = f"weights/{arch}/{split}-{k:05d}.safetensors"
                 (folder / rel).parent.mkdir(parents=True, exist_ok=True)
                 first = int(models["model_id"][in_arch[chunk[0]]])
-                meta = {"zoo": spec.name, "version": spec.version, "arch": arch, "first_model_id": str(first), "count": str(len(chunk))}
+                meta = {
+                    "zoo": spec.name,
+                    "version": spec.version,
+                    "arch": arch,
+                    "first_model_id": str(first),
+                    "count": str(len(chunk)),
+                }
                 save_safetensors(pop.select(torch.as_tensor(chunk)).state_dict(), folder / rel, meta)
                 shard[in_arch[chunk]] = rel
                 row[in_arch[chunk]] = np.arange(len(chunk))
@@ -115,25 +134,42 @@ def _write_shards(folder: Path, spec: ZooSpec, models: dict[str, np.ndarray], po
 
 def _write_tables(folder: Path, spec: ZooSpec, tasks, models: dict[str, np.ndarray]) -> None:
     cheb = tasks.chebyshev
-    task_cols = {"task_id": np.arange(len(tasks), dtype=np.int64), "family_id": tasks.family, "degree": tasks.degree, "unseen": tasks.unseen}
+    task_cols = {
+        "task_id": np.arange(len(tasks), dtype=np.int64),
+        "family_id": tasks.family,
+        "degree": tasks.degree,
+        "unseen": tasks.unseen,
+    }
     write_parquet(folder / "tasks.parquet", {**task_cols, **coefficient_columns(tasks.coef, cheb)})
     order = ["model_id", "task_id", "family_id", "seed", "split", "arch", "train_rel_mse", "shard", "row"]
     for split in spec.split_names:
         rows = models["split"] == split
         cols = {k: models[k][rows] for k in order}
         ids = models["task_id"][rows]
-        write_parquet(folder / "metadata" / f"{split}.parquet", {**cols, **coefficient_columns(tasks.coef[ids], cheb[ids])})
+        write_parquet(
+            folder / "metadata" / f"{split}.parquet",
+            {**cols, **coefficient_columns(tasks.coef[ids], cheb[ids])},
+        )
 
 
 def _build_info(spec: ZooSpec, tasks, models: dict[str, np.ndarray], device: torch.device) -> dict:
     fit = {}
     for arch in spec.archs:
         r = models["train_rel_mse"][models["arch"] == arch]
-        fit[arch] = {"median_rel_mse": float(np.median(r)), "max_rel_mse": float(r.max()), "models": int(len(r))}
+        fit[arch] = {
+            "median_rel_mse": float(np.median(r)),
+            "max_rel_mse": float(r.max()),
+            "models": int(len(r)),
+        }
     counts = {s: int((models["split"] == s).sum()) for s in spec.split_names}
     return {
         "zoo": {"name": spec.name, "version": spec.version},
-        "generator": {"netembench": __version__, "torch": torch.__version__.split("+")[0], "device": device.type, "format_version": FORMAT_VERSION},
+        "generator": {
+            "netembench": __version__,
+            "torch": torch.__version__.split("+")[0],
+            "device": device.type,
+            "format_version": FORMAT_VERSION,
+        },
         "tasks": {"count": len(tasks), "unseen": int(tasks.unseen.sum()), "min_distance": tasks.min_distance},
         "models": counts,
         "fit": fit,

@@ -53,7 +53,8 @@ configs:
                 f"| `{s}` | `{arch}` | {len(np.unique(models['task_id'][sel]))} | {seeds.min()}–{seeds.max()} | {int(sel.sum())} |"
             )
     fit_rows = [
-        f"| `{arch}` | {f['models']} | {f['median_rel_mse']:.2e} | {f['max_rel_mse']:.2e} |" for arch, f in info["fit"].items()
+        f"| `{arch}` | {f['models']} | {f['median_rel_mse']:.2e} | {f['max_rel_mse']:.2e} |"
+        for arch, f in info["fit"].items()
     ]
     gen = info["generator"]
     family = spec.tasks

@@ -42,12 +42,18 @@ def _zoo_info(args: argparse.Namespace) -> None:
     print(f"path         {zoo.path}")
     print(f"fingerprint  {zoo.fingerprint} (content)")
     _note(zoo.canonical_note())
-    print(f"generator    netembench {m['generator']['netembench']}, torch {m['generator']['torch']} on {m['generator']['device']}")
-    print(f"tasks        {m['tasks']['count']} ({m['tasks']['unseen']} unseen), min pairwise RMS distance {m['tasks']['min_distance']:.4f}")
+    print(
+        f"generator    netembench {m['generator']['netembench']}, torch {m['generator']['torch']} on {m['generator']['device']}"
+    )
+    print(
+        f"tasks        {m['tasks']['count']} ({m['tasks']['unseen']} unseen), min pairwise RMS distance {m['tasks']['min_distance']:.4f}"
+    )
     print("models       " + ", ".join(f"{s} {n}" for s, n in m["models"].items()))
     print("fit (relative MSE on a 1025-point grid):")
     for arch, f in m["fit"].items():
-        print(f"  {arch:<14} {f['models']:>6} models   median {f['median_rel_mse']:.2e}   worst {f['max_rel_mse']:.2e}")
+        print(
+            f"  {arch:<14} {f['models']:>6} models   median {f['median_rel_mse']:.2e}   worst {f['max_rel_mse']:.2e}"
+        )
 
 
 def _note(line: str | None) -> None:
@@ -72,8 +78,12 @@ def _zoo_verify(args: argparse.Namespace) -> None:
     for p in problems:
         print(f"FAIL {path / p.split(':')[0]}: {p.split(': ', 1)[1]}")
     if problems:
-        raise CommandError(f"{len(problems)} problem(s) in {path}; re-download or rebuild the zoo (--overwrite)")
-    print(f"OK {path}: every file matches manifest.json" + (f" (splits {', '.join(splits)})" if splits else ""))
+        raise CommandError(
+            f"{len(problems)} problem(s) in {path}; re-download or rebuild the zoo (--overwrite)"
+        )
+    print(
+        f"OK {path}: every file matches manifest.json" + (f" (splits {', '.join(splits)})" if splits else "")
+    )
 
 
 def _zoo_plot(args: argparse.Namespace) -> None:
@@ -97,7 +107,10 @@ def _zoo_list(args: argparse.Namespace) -> None:
         print(f"  {ref:<22} {status:<22} {'cached' if any(r == ref for r, _, _ in cached) else 'not cached'}")
     for ref, folder, fingerprint in cached:
         note = reference_note(ref, fingerprint)
-        print(f"  {ref:<22} {folder}" + (f"\n    {note}" if note else "  (reference build)" if ref in specs else ""))
+        print(
+            f"  {ref:<22} {folder}"
+            + (f"\n    {note}" if note else "  (reference build)" if ref in specs else "")
+        )
 
 
 def _zoo_download(args: argparse.Namespace) -> None:
@@ -116,7 +129,9 @@ def _zoo_push(args: argparse.Namespace) -> None:
 
     zoo = load_zoo(args.zoo, cache=args.cache_dir)
     repo, commit = push_zoo(zoo, args.repo_id, tag=args.tag, private=args.private)
-    print(f"pushed {zoo.spec.ref} (content {zoo.fingerprint[:12]}) to {repo} at {commit}, tagged {args.tag or 'v' + zoo.version}")
+    print(
+        f"pushed {zoo.spec.ref} (content {zoo.fingerprint[:12]}) to {repo} at {commit}, tagged {args.tag or 'v' + zoo.version}"
+    )
 
 
 def _zoo_remove(args: argparse.Namespace) -> None:
@@ -147,9 +162,18 @@ def _eval(args: argparse.Namespace) -> None:
     try:
         for ref in args.submission:
             runners.append(WorkerRunner(ref, args.device, args.timeout))
-        loaded = {ref: load_zoo(ref, cache=args.cache_dir, build_if_missing=True, device=args.device, quiet=args.quiet) for ref in zoos}
+        loaded = {
+            ref: load_zoo(
+                ref, cache=args.cache_dir, build_if_missing=True, device=args.device, quiet=args.quiet
+            )
+            for ref in zoos
+        }
         refs = [zoo.spec.ref for zoo in loaded.values()]
-        jobs = [(r, z, Path(args.out) if args.out else default_path(results_dir, r.info.name, z)) for z in refs for r in runners]
+        jobs = [
+            (r, z, Path(args.out) if args.out else default_path(results_dir, r.info.name, z))
+            for z in refs
+            for r in runners
+        ]
         for _, _, path in jobs:
             if path.exists() and not args.overwrite:
                 raise CommandError(f"result file {path} already exists; pass --overwrite to replace it")
@@ -161,7 +185,9 @@ def _eval(args: argparse.Namespace) -> None:
         for runner, zoo_ref, path in jobs:
             zoo = list(loaded.values())[refs.index(zoo_ref)]
             try:
-                evaluation = evaluate(None, zoo, device=args.device, batch_size=args.batch_size, quiet=args.quiet, runner=runner)
+                evaluation = evaluate(
+                    None, zoo, device=args.device, batch_size=args.batch_size, quiet=args.quiet, runner=runner
+                )
             except Unsupported as why:
                 print(f"skipped {zoo.spec.ref}: {why}")
                 continue
@@ -181,8 +207,14 @@ def summary_table(results: list[dict]) -> str:
     """Main scores of several results: one row per embedder, one column per zoo."""
     zoos = list(dict.fromkeys(f"{r['zoo']['name']}@{r['zoo']['version']}" for r in results))
     names = list(dict.fromkeys(r["embedder"]["name"] for r in results))
-    cell = {(r["embedder"]["name"], f"{r['zoo']['name']}@{r['zoo']['version']}"): r["metrics"]["main_score"] for r in results}
-    lines = ["main scores (mean ± std over draws):", f"  {'embedder':<20}" + "".join(f"{z:>22}" for z in zoos)]
+    cell = {
+        (r["embedder"]["name"], f"{r['zoo']['name']}@{r['zoo']['version']}"): r["metrics"]["main_score"]
+        for r in results
+    }
+    lines = [
+        "main scores (mean ± std over draws):",
+        f"  {'embedder':<20}" + "".join(f"{z:>22}" for z in zoos),
+    ]
     for n in names:
         row = [f"{cell[n, z]['mean']:.3f} ± {cell[n, z]['std']:.3f}" if (n, z) in cell else "—" for z in zoos]
         lines.append(f"  {n:<20}" + "".join(f"{c:>22}" for c in row))
@@ -193,11 +225,15 @@ def format_scores(result: dict) -> str:
     """A short table of a result's scores."""
     m = result["metrics"]
     zoo = result["zoo"]
-    lines = [f"{result['embedder']['name']} on {zoo['name']}@{zoo['version']} (zoo {zoo['fingerprint'][:12]}, "
-             f"{result['timings']['total_seconds']:.1f} s)"]
+    lines = [
+        f"{result['embedder']['name']} on {zoo['name']}@{zoo['version']} (zoo {zoo['fingerprint'][:12]}, "
+        f"{result['timings']['total_seconds']:.1f} s)"
+    ]
     main = m["main_score"]
-    lines.append(f"  {'main_score (' + result['info']['main_metric'] + ')':<38} {main['mean']:.4f} ± {main['std']:.4f}"
-                 f"   95% CI [{main['ci95'][0]:.3f}, {main['ci95'][1]:.3f}]")
+    lines.append(
+        f"  {'main_score (' + result['info']['main_metric'] + ')':<38} {main['mean']:.4f} ± {main['std']:.4f}"
+        f"   95% CI [{main['ci95'][0]:.3f}, {main['ci95'][1]:.3f}]"
+    )
     for name, value in flat_metrics(m).items():
         if name != "main_score":
             lines.append(f"  {name:<38} {value['mean']:.4f} ± {value['std']:.4f}")
@@ -220,7 +256,9 @@ def _leaderboard(args: argparse.Namespace) -> None:
     for p in problems:
         print(f"INVALID {p}")
     if problems:
-        raise CommandError(f"{len(problems)} invalid result file(s) under {args.root}/results; nothing was rendered")
+        raise CommandError(
+            f"{len(problems)} invalid result file(s) under {args.root}/results; nothing was rendered"
+        )
     if args.check:
         for path in stale:
             print(f"STALE {path}")
@@ -235,11 +273,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="netembench", description=__doc__)
     parser.add_argument("--debug", action="store_true", help="show tracebacks instead of one-line errors")
     sub = parser.add_subparsers(dest="command", required=True)
-    zoo = sub.add_parser("zoo", help="build, inspect, verify and plot model zoos").add_subparsers(dest="zoo_command", required=True)
+    zoo = sub.add_parser("zoo", help="build, inspect, verify and plot model zoos").add_subparsers(
+        dest="zoo_command", required=True
+    )
 
     def add(name: str, handler, help: str) -> argparse.ArgumentParser:
         p = zoo.add_parser(name, help=help, description=help)
-        p.add_argument("--cache-dir", help="zoo cache folder (default: $NETEMBENCH_CACHE or ~/.cache/netembench)")
+        p.add_argument(
+            "--cache-dir", help="zoo cache folder (default: $NETEMBENCH_CACHE or ~/.cache/netembench)"
+        )
         p.add_argument("--quiet", action="store_true", help="no progress output")
         p.set_defaults(handler=handler)
         return p
@@ -249,41 +291,73 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="output folder (default: the cache)")
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     p.add_argument("--overwrite", action="store_true", help="replace an existing zoo at the output folder")
-    add("info", _zoo_info, "summarise a zoo: splits, tasks, fit quality").add_argument("zoo", help="zoo folder or name")
-    add("verify", _zoo_verify, "recompute every checksum; exit 0 only if all match").add_argument("zoo", help="zoo folder or name")
+    add("info", _zoo_info, "summarise a zoo: splits, tasks, fit quality").add_argument(
+        "zoo", help="zoo folder or name"
+    )
+    add("verify", _zoo_verify, "recompute every checksum; exit 0 only if all match").add_argument(
+        "zoo", help="zoo folder or name"
+    )
     p = add("plot", _zoo_plot, "plot a zoo's tasks, fits and gradients (PNG)")
     p.add_argument("zoo", help="zoo folder or name")
     p.add_argument("--out", required=True, help="folder for the PNG files")
     p = add("download", _zoo_download, "download a zoo from the hub (verified, cached) or resolve a name")
     p.add_argument("zoo", help="org/name[@revision], or a canonical name such as poly-seed@1.0.0")
     p.add_argument("--split", action="append", help="download only this split (repeatable)")
-    p = add("push", _zoo_push, "release a zoo: verify it, upload it to a hub dataset repository in one commit, tag it")
+    p = add(
+        "push",
+        _zoo_push,
+        "release a zoo: verify it, upload it to a hub dataset repository in one commit, tag it",
+    )
     p.add_argument("zoo", help="zoo folder or name")
-    p.add_argument("repo_id", nargs="?", help="org/name (default: the spec's hub_repo, which takes only the reference build)")
+    p.add_argument(
+        "repo_id",
+        nargs="?",
+        help="org/name (default: the spec's hub_repo, which takes only the reference build)",
+    )
     p.add_argument("--tag", help="tag for the commit (default v<zoo version>)")
     p.add_argument("--private", action="store_true")
     add("list", _zoo_list, "list canonical zoos and what the cache holds")
-    add("remove", _zoo_remove, "remove a zoo from the cache").add_argument("zoo", help="zoo name, or org/name for hub downloads")
+    add("remove", _zoo_remove, "remove a zoo from the cache").add_argument(
+        "zoo", help="zoo name, or org/name for hub downloads"
+    )
 
-    p = sub.add_parser("eval", help="evaluate a submission on zoos and write result files",
-                       description="evaluate a submission (a .py file, a folder with embedder.py, or module:callable)")
+    p = sub.add_parser(
+        "eval",
+        help="evaluate a submission on zoos and write result files",
+        description="evaluate a submission (a .py file, a folder with embedder.py, or module:callable)",
+    )
     p.add_argument("submission", nargs="+", help="one or more submissions")
-    p.add_argument("--zoo", nargs="+", required=True, help="zoo names, folders, or 'all' (the four canonical tracks)")
-    p.add_argument("--out", help="result file (one zoo only; default: RESULTS_DIR/<embedder>/<zoo>@<version>.json)")
+    p.add_argument(
+        "--zoo", nargs="+", required=True, help="zoo names, folders, or 'all' (the four canonical tracks)"
+    )
+    p.add_argument(
+        "--out", help="result file (one zoo only; default: RESULTS_DIR/<embedder>/<zoo>@<version>.json)"
+    )
     p.add_argument("--results-dir", default="leaderboard/results")
     p.add_argument("--device", default="cpu")
     p.add_argument("--batch-size", type=int, default=512)
-    p.add_argument("--timeout", type=float, default=600.0,
-                   help="seconds each call into the submission may take before its worker is stopped (default 600)")
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=600.0,
+        help="seconds each call into the submission may take before its worker is stopped (default 600)",
+    )
     p.add_argument("--overwrite", action="store_true", help="replace existing result files")
     p.add_argument("--cache-dir", help="zoo cache folder")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(handler=_eval)
 
-    p = sub.add_parser("leaderboard", help="validate result files and render the leaderboard",
-                       description="validate leaderboard/results/ and render leaderboard/README.md and index.html")
+    p = sub.add_parser(
+        "leaderboard",
+        help="validate result files and render the leaderboard",
+        description="validate leaderboard/results/ and render leaderboard/README.md and index.html",
+    )
     p.add_argument("--root", default="leaderboard", help="the leaderboard folder (default: leaderboard)")
-    p.add_argument("--check", action="store_true", help="validate and fail if the rendered files are stale; write nothing")
+    p.add_argument(
+        "--check",
+        action="store_true",
+        help="validate and fail if the rendered files are stale; write nothing",
+    )
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(handler=_leaderboard, lb_command=None)
     lb = p.add_subparsers(dest="lb_command")
@@ -314,8 +388,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if isinstance(err, EXPECTED):
             print(f"netembench: error: {text}", file=sys.stderr)
         else:
-            print(f"netembench: internal error: {type(err).__name__}: {text} (run again with --debug for the traceback, "
-                  "and please report it)", file=sys.stderr)
+            print(
+                f"netembench: internal error: {type(err).__name__}: {text} (run again with --debug for the traceback, "
+                "and please report it)",
+                file=sys.stderr,
+            )
         return 1
     return 0
 
@@ -324,7 +401,9 @@ def _check_device(device: str) -> None:
     import torch
 
     if str(device).startswith("cuda") and not torch.cuda.is_available():
-        raise CommandError(f"--device {device} was asked for but CUDA is not available here; use --device cpu")
+        raise CommandError(
+            f"--device {device} was asked for but CUDA is not available here; use --device cpu"
+        )
     if not str(device).startswith(("cpu", "cuda")):
         raise CommandError(f"--device {device!r} is not a device netembench runs on; use cpu or cuda")
 

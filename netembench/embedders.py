@@ -91,9 +91,13 @@ class Submission:
         reads = getattr(embedder, "reads", None)
         name = getattr(embedder, "name", None)
         if not isinstance(name, str) or not NAME_RULE.match(name):
-            raise SubmissionError(f"submission {ref}: the embedder's `name` must be {NAME_RULE_TEXT}; got {name!r}")
+            raise SubmissionError(
+                f"submission {ref}: the embedder's `name` must be {NAME_RULE_TEXT}; got {name!r}"
+            )
         if not isinstance(reads, (set, frozenset)) or not reads or not set(reads) <= READABLE:
-            raise SubmissionError(f"submission {ref}: `reads` must be a non-empty subset of {sorted(READABLE)}, got {reads!r}")
+            raise SubmissionError(
+                f"submission {ref}: `reads` must be a non-empty subset of {sorted(READABLE)}, got {reads!r}"
+            )
         if not callable(getattr(embedder, "embed", None)):
             raise SubmissionError(f"submission {ref}: embedder {name!r} has no embed(batch) method")
         self.reads = frozenset(reads)
@@ -118,7 +122,15 @@ class Submission:
         return int(getattr(self.embedder, "n_params", 0))
 
     def info(self) -> SubmissionInfo:
-        return SubmissionInfo(self.name, sorted(self.reads), self.is_cloze, self.supervised, self.n_params, self.ref, self.source_hash())
+        return SubmissionInfo(
+            self.name,
+            sorted(self.reads),
+            self.is_cloze,
+            self.supervised,
+            self.n_params,
+            self.ref,
+            self.source_hash(),
+        )
 
     def source_hash(self) -> str:
         """sha256 of the files that decide the submission's outputs: code, checkpoints and data,
@@ -152,7 +164,9 @@ class InProcessRunner:
             out = self._guard(method, where, lambda: getattr(self.submission.embedder, method)(batch.copy()))
         self.seconds += time.perf_counter() - start
         if not isinstance(out, Tensor):
-            raise SubmissionError(f"embedder {self.info.name!r}: {method} returned {type(out).__name__} on {where}; expected a torch.Tensor")
+            raise SubmissionError(
+                f"embedder {self.info.name!r}: {method} returned {type(out).__name__} on {where}; expected a torch.Tensor"
+            )
         return out
 
     def _guard(self, what: str, where: str, fn):
@@ -163,8 +177,12 @@ class InProcessRunner:
         except BaseException as err:  # noqa: BLE001 - user code, SystemExit included
             hint = ""
             if isinstance(err, (AttributeError, TypeError)) and "NoneType" in str(err):
-                hint = f" (batch fields not declared in `reads` are None; it declares {sorted(self.info.reads)})"
-            raise SubmissionError(f"embedder {self.info.name!r} raised {type(err).__name__} in {what} on {where}: {err}{hint}") from err
+                hint = (
+                    f" (batch fields not declared in `reads` are None; it declares {sorted(self.info.reads)})"
+                )
+            raise SubmissionError(
+                f"embedder {self.info.name!r} raised {type(err).__name__} in {what} on {where}: {err}{hint}"
+            ) from err
 
     def close(self) -> None:
         pass
@@ -176,7 +194,9 @@ DOCUMENTATION_FOLDERS = ("figures", "logs")
 
 def _is_documentation(path: Path, root: Path) -> bool:
     inside = path.relative_to(root).parts if path != root else ()
-    return path.suffix.lower() in DOCUMENTATION_SUFFIXES or any(part in DOCUMENTATION_FOLDERS for part in inside)
+    return path.suffix.lower() in DOCUMENTATION_SUFFIXES or any(
+        part in DOCUMENTATION_FOLDERS for part in inside
+    )
 
 
 def load_submission(ref: str | Path) -> Submission:
@@ -201,17 +221,25 @@ def load_submission(ref: str | Path) -> Submission:
         try:
             module = importlib.import_module(module_name)
         except Exception as err:  # noqa: BLE001 - user code: report whatever it raised
-            raise SubmissionError(f"submission {ref}: importing {module_name} raised {type(err).__name__}: {err}") from err
+            raise SubmissionError(
+                f"submission {ref}: importing {module_name} raised {type(err).__name__}: {err}"
+            ) from err
         factory = getattr(module, attr, None)
         files = [Path(module.__file__)] if getattr(module, "__file__", None) else []
     else:
-        raise SubmissionError(f"submission {ref} does not exist (give a .py file, a folder with embedder.py, or module:callable)")
+        raise SubmissionError(
+            f"submission {ref} does not exist (give a .py file, a folder with embedder.py, or module:callable)"
+        )
     if not callable(factory):
-        raise SubmissionError(f"submission {ref} defines no load_embedder() (or the callable named after ':')")
+        raise SubmissionError(
+            f"submission {ref} defines no load_embedder() (or the callable named after ':')"
+        )
     try:
         embedder = factory()
     except Exception as err:  # noqa: BLE001
-        raise SubmissionError(f"submission {ref}: load_embedder() raised {type(err).__name__}: {err}") from err
+        raise SubmissionError(
+            f"submission {ref}: load_embedder() raised {type(err).__name__}: {err}"
+        ) from err
     return Submission(embedder, ref, files)
 
 
@@ -225,7 +253,9 @@ def _import_file(path: Path, ref: str):
         spec.loader.exec_module(module)
     except Exception as err:  # noqa: BLE001
         del sys.modules[name]
-        raise SubmissionError(f"submission {ref}: importing {path} raised {type(err).__name__}: {err}") from err
+        raise SubmissionError(
+            f"submission {ref}: importing {path} raised {type(err).__name__}: {err}"
+        ) from err
     finally:
         sys.path.remove(str(path.parent))
     return module

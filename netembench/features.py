@@ -16,7 +16,9 @@ def fixed_grid(n: int = FIXED_POINTS, device: torch.device | str = "cpu") -> Ten
 def resample(x: Tensor, values: Tensor, grid: Tensor) -> Tensor:
     """Piecewise-linear interpolation of `values [B, N]` at sorted `x [B, N]` onto `grid [G]`,
     constant beyond the first and last point. `[B, G]`."""
-    idx = torch.searchsorted(x.contiguous(), grid.expand(x.shape[0], -1).contiguous()).clamp(1, x.shape[1] - 1)
+    idx = torch.searchsorted(x.contiguous(), grid.expand(x.shape[0], -1).contiguous()).clamp(
+        1, x.shape[1] - 1
+    )
     x0, x1 = x.gather(1, idx - 1), x.gather(1, idx)
     v0, v1 = values.gather(1, idx - 1), values.gather(1, idx)
     t = ((grid[None, :] - x0) / (x1 - x0).clamp_min(1e-12)).clamp(0.0, 1.0)
@@ -42,7 +44,9 @@ def bin_means(x: Tensor, values: Tensor, n_bins: int = 16) -> Tensor:
     b = x.shape[0]
     index = ((x + 1.0) * 0.5 * n_bins).long().clamp(0, n_bins - 1)
     sums = torch.zeros(b, n_bins, dtype=values.dtype, device=x.device).scatter_add_(1, index, values)
-    counts = torch.zeros(b, n_bins, dtype=values.dtype, device=x.device).scatter_add_(1, index, torch.ones_like(values))
+    counts = torch.zeros(b, n_bins, dtype=values.dtype, device=x.device).scatter_add_(
+        1, index, torch.ones_like(values)
+    )
     centres = (torch.arange(n_bins, device=x.device) + 0.5) * (2.0 / n_bins) - 1.0
     return fill_hidden(centres.expand(b, -1), sums / counts.clamp_min(1), counts == 0)
 
@@ -61,7 +65,11 @@ def fill_hidden(x: Tensor, values: Tensor, hidden: Tensor) -> Tensor:
     xl, xr = x.gather(1, li), x.gather(1, ri)
     t = ((x - xl) / (xr - xl).clamp_min(1e-12)).clamp(0.0, 1.0)
     both = vl + t * (vr - vl)
-    filled = torch.where(has_left & has_right, both, torch.where(has_left, vl, torch.where(has_right, vr, torch.zeros_like(vl))))
+    filled = torch.where(
+        has_left & has_right,
+        both,
+        torch.where(has_left, vl, torch.where(has_right, vr, torch.zeros_like(vl))),
+    )
     return torch.where(hidden, filled, values)
 
 

@@ -37,7 +37,9 @@ class Track:
     """What a zoo is scored on: its main score and the track-specific extras."""
 
     main: str = "probe_accuracy"
-    probe: bool = True  # a linear probe for the task (poly-many has 2 train models per task: retrieval instead)
+    probe: bool = (
+        True  # a linear probe for the task (poly-many has 2 train models per task: retrieval instead)
+    )
     coarse: bool = False  # coarse (family) probe accuracy
     retrieval: bool = False  # retrieval recall@1 and coefficient R^2 on unseen tasks
     per_arch: bool = False  # probe accuracy per test architecture
@@ -66,14 +68,29 @@ class SplitEmbeddings:
 
 
 class Evaluator:
-    def __init__(self, runner, zoo: Zoo, device: str = "cpu", batch_size: int = 512, quiet: bool = False,
-                 protocol: Protocol = PROTOCOL_V1) -> None:
-        self.runner, self.zoo, self.device, self.batch_size, self.quiet = runner, zoo, torch.device(device), batch_size, quiet
+    def __init__(
+        self,
+        runner,
+        zoo: Zoo,
+        device: str = "cpu",
+        batch_size: int = 512,
+        quiet: bool = False,
+        protocol: Protocol = PROTOCOL_V1,
+    ) -> None:
+        self.runner, self.zoo, self.device, self.batch_size, self.quiet = (
+            runner,
+            zoo,
+            torch.device(device),
+            batch_size,
+            quiet,
+        )
         self.protocol = protocol
         self.track = TRACKS.get(zoo.name, Track())
         self.width: int | None = None
         self._populations: dict[tuple[str, str], Population] = {}  # (split, arch) -> weights on the device
-        self._secret = np.random.default_rng(secrets.randbits(128))  # model order and ids shown to the submission
+        self._secret = np.random.default_rng(
+            secrets.randbits(128)
+        )  # model order and ids shown to the submission
         runner.prepare(ZooIdentity(zoo.name, zoo.version, zoo.fingerprint))
 
     @property
@@ -82,8 +99,14 @@ class Evaluator:
 
     def embed_split(self, split: str, draw: int, protocol: Protocol, cloze: bool = False) -> SplitEmbeddings:
         parts, tables, examples = [], [], []
-        tally, refs = (M.ClozeTally.empty(), {k: M.ClozeTally.empty() for k in ("interp", "meanfill")}) if cloze else (None, {})
-        shown = set(np.sort(np.concatenate([g.table["model_id"] for g in self.zoo.groups(split)]))[:EXAMPLES].tolist())
+        tally, refs = (
+            (M.ClozeTally.empty(), {k: M.ClozeTally.empty() for k in ("interp", "meanfill")})
+            if cloze
+            else (None, {})
+        )
+        shown = set(
+            np.sort(np.concatenate([g.table["model_id"] for g in self.zoo.groups(split)]))[:EXAMPLES].tolist()
+        )
         for group in self.zoo.groups(split):
             key = (split, group.arch.name)
             if key not in self._populations:
@@ -94,20 +117,40 @@ class Evaluator:
                 rows = order[start : start + self.batch_size]
                 batch_pop = pop.select(torch.as_tensor(rows, device=self.device))
                 opaque = torch.as_tensor(self._secret.integers(0, 2**62, size=len(rows)))
-                probes = draw_probes(batch_pop, opaque, evaluation_keys(self.zoo.fingerprint, draw, batch_pop), protocol)
+                probes = draw_probes(
+                    batch_pop, opaque, evaluation_keys(self.zoo.fingerprint, draw, batch_pop), protocol
+                )
                 where = f"split {split!r}, draw {draw}, batch {start // self.batch_size}"
                 parts.append(self._embed(probes, where))
                 if cloze:
                     pred = self._cloze(probes, where, tally, refs, group.table["model_id"][rows])
                     for i in np.flatnonzero(np.isin(group.table["model_id"][rows], list(shown))):
-                        examples.append({"model_id": int(group.table["model_id"][rows[i]]), "task_id": int(group.table["task_id"][rows[i]]),
-                                         **{k: _rounded(v[i]) for k, v in (("x", probes.x), ("grad", probes.grad), ("pred", pred),
-                                                                            ("mask", probes.mask))}})
+                        examples.append(
+                            {
+                                "model_id": int(group.table["model_id"][rows[i]]),
+                                "task_id": int(group.table["task_id"][rows[i]]),
+                                **{
+                                    k: _rounded(v[i])
+                                    for k, v in (
+                                        ("x", probes.x),
+                                        ("grad", probes.grad),
+                                        ("pred", pred),
+                                        ("mask", probes.mask),
+                                    )
+                                },
+                            }
+                        )
                 tables.append({k: v[rows] for k, v in group.table.items()})
         table = {k: np.concatenate([t[k] for t in tables]) for k in tables[0]}
         order = np.argsort(table["model_id"], kind="stable")
         x = np.concatenate(parts)[order]
-        return SplitEmbeddings(x, {k: v[order] for k, v in table.items()}, tally, refs, sorted(examples, key=lambda e: e["model_id"]))
+        return SplitEmbeddings(
+            x,
+            {k: v[order] for k, v in table.items()},
+            tally,
+            refs,
+            sorted(examples, key=lambda e: e["model_id"]),
+        )
 
     def _call(self, method: str, batch, where: str):
         return self.runner.call(method, batch, where)
@@ -116,27 +159,46 @@ class Evaluator:
         out = self._call("embed", probes.batch(self.runner.info.reads, masked=False), where)
         b = len(probes.x)
         if out.ndim != 2 or out.shape[0] != b:
-            raise SubmissionError(f"embedder {self.name!r}: embed returned shape {tuple(out.shape)} on {where}; expected [{b}, D]")
+            raise SubmissionError(
+                f"embedder {self.name!r}: embed returned shape {tuple(out.shape)} on {where}; expected [{b}, D]"
+            )
         if not out.is_floating_point():
-            raise SubmissionError(f"embedder {self.name!r}: embed returned dtype {out.dtype} on {where}; expected a float tensor")
+            raise SubmissionError(
+                f"embedder {self.name!r}: embed returned dtype {out.dtype} on {where}; expected a float tensor"
+            )
         if not torch.isfinite(out).all():
             raise SubmissionError(f"embedder {self.name!r}: embed returned NaN or inf on {where}")
         if self.width is None:
             self.width = out.shape[1]
         elif out.shape[1] != self.width:
-            raise SubmissionError(f"embedder {self.name!r}: embedding width changed from {self.width} to {out.shape[1]} on {where}")
+            raise SubmissionError(
+                f"embedder {self.name!r}: embedding width changed from {self.width} to {out.shape[1]} on {where}"
+            )
         return M.to_numpy(out)
 
-    def _cloze(self, probes: ProbeSet, where: str, tally: M.ClozeTally, refs: dict[str, M.ClozeTally], ids: np.ndarray):
+    def _cloze(
+        self,
+        probes: ProbeSet,
+        where: str,
+        tally: M.ClozeTally,
+        refs: dict[str, M.ClozeTally],
+        ids: np.ndarray,
+    ):
         pred = self._call("predict_masked", probes.batch(self.runner.info.reads, masked=True), where)
-        if tuple(pred.shape) != tuple(probes.x.shape) or not pred.is_floating_point() or not torch.isfinite(pred).all():
+        if (
+            tuple(pred.shape) != tuple(probes.x.shape)
+            or not pred.is_floating_point()
+            or not torch.isfinite(pred).all()
+        ):
             raise SubmissionError(
                 f"embedder {self.name!r}: predict_masked returned shape {tuple(pred.shape)}, dtype {pred.dtype} on {where}; "
                 f"expected finite floats of shape {list(probes.x.shape)}"
             )
         truth = probes.grad.to(torch.float64)
         tally.add(pred.to(torch.float64), truth, probes.mask, ids)
-        for name, ref in M.reference_predictions(probes.x.double(), truth.masked_fill(probes.mask, 0.0), probes.mask).items():
+        for name, ref in M.reference_predictions(
+            probes.x.double(), truth.masked_fill(probes.mask, 0.0), probes.mask
+        ).items():
             refs[name].add(ref, truth, probes.mask, ids)
         return pred
 
@@ -148,19 +210,29 @@ class Evaluator:
         per_model: dict[str, list[np.ndarray]] = {}
         figures: dict = {}
         self.iterations: list[int] = []
-        bar = tqdm(range(self.protocol.n_draws), desc=f"eval {self.name} on {self.zoo.spec.ref}", unit="draw",
-                   disable=True if self.quiet else None)
+        bar = tqdm(
+            range(self.protocol.n_draws),
+            desc=f"eval {self.name} on {self.zoo.spec.ref}",
+            unit="draw",
+            disable=True if self.quiet else None,
+        )
         for draw in bar:
             train = self.embed_split("train", draw, self.protocol)
             test = self.embed_split("test", draw, self.protocol, cloze=self.runner.info.cloze)
-            scores, correct = self._score(train, test, self.embed_split("unseen", draw, self.protocol) if "unseen" in splits else None)
+            scores, correct = self._score(
+                train, test, self.embed_split("unseen", draw, self.protocol) if "unseen" in splits else None
+            )
             for n in self.protocol.budgets:
                 if n == self.protocol.n_points:  # the main score itself
                     arch = [v for k, v in scores.items() if k.startswith("arch_probe_accuracy/")]
-                    scores[f"budget/{n}"] = float(np.mean(arch)) if self.track.per_arch else scores[self.track.main]
+                    scores[f"budget/{n}"] = (
+                        float(np.mean(arch)) if self.track.per_arch else scores[self.track.main]
+                    )
                 else:
                     p = self.protocol.at(n)
-                    scores[f"budget/{n}"] = self._main(self.embed_split("train", draw, p), self.embed_split("test", draw, p))
+                    scores[f"budget/{n}"] = self._main(
+                        self.embed_split("train", draw, p), self.embed_split("test", draw, p)
+                    )
             if draw == 0:
                 figures = {"embedding_map": M.embedding_map(test.x, test.table["task_id"])}
                 if test.examples:
@@ -172,10 +244,15 @@ class Evaluator:
         out = self._summarise(draws, per_model, test.table)
         out["figures"] = figures
         if self.iterations:
-            out["info"]["probe_iterations"] = {"max": max(self.iterations), "median": float(np.median(self.iterations))}
+            out["info"]["probe_iterations"] = {
+                "max": max(self.iterations),
+                "median": float(np.median(self.iterations)),
+            }
         return out
 
-    def _probe(self, train: np.ndarray, train_y: np.ndarray, test: np.ndarray, test_y: np.ndarray) -> np.ndarray:
+    def _probe(
+        self, train: np.ndarray, train_y: np.ndarray, test: np.ndarray, test_y: np.ndarray
+    ) -> np.ndarray:
         correct, iterations = M.probe_fit(train, train_y, test, test_y)
         self.iterations.append(iterations)
         return correct
@@ -183,10 +260,19 @@ class Evaluator:
     def _main(self, train: SplitEmbeddings, test: SplitEmbeddings) -> float:
         """The track's main score of one draw at one probe-set size."""
         if self.track.retrieval:
-            return float(M.retrieval_correct(train.x, train.table["task_id"], test.x, test.table["task_id"]).mean())
+            return float(
+                M.retrieval_correct(train.x, train.table["task_id"], test.x, test.table["task_id"]).mean()
+            )
         correct = self._probe(train.x, train.table["task_id"], test.x, test.table["task_id"])
         if self.track.per_arch:
-            return float(np.mean([correct[test.table["arch"] == a].mean() for a in dict.fromkeys(test.table["arch"].tolist())]))
+            return float(
+                np.mean(
+                    [
+                        correct[test.table["arch"] == a].mean()
+                        for a in dict.fromkeys(test.table["arch"].tolist())
+                    ]
+                )
+            )
         return float(correct.mean())
 
     def _score(self, train: SplitEmbeddings, test: SplitEmbeddings, unseen: SplitEmbeddings | None):
@@ -202,19 +288,25 @@ class Evaluator:
         if unseen is not None and self.clusterable(unseen):
             scores["unseen_cluster_ami"] = M.clustering(unseen.x, unseen.table["task_id"], scale)[0]
         if self.track.coarse:
-            scores["coarse_probe_accuracy"] = float(self._probe(train.x, train.table["family_id"], test.x, test.table["family_id"]).mean())
+            scores["coarse_probe_accuracy"] = float(
+                self._probe(train.x, train.table["family_id"], test.x, test.table["family_id"]).mean()
+            )
         if self.track.retrieval:
             hit = M.retrieval_correct(train.x, ty, test.x, sy)
             scores["retrieval_recall_at_1"], correct["retrieval_recall_at_1"] = float(hit.mean()), hit
             if unseen is not None:
                 cheb = self.zoo.tasks.chebyshev
-                scores["unseen_coef_r2"] = M.coef_r2(train.x, cheb[ty], unseen.x, cheb[unseen.table["task_id"]])
+                scores["unseen_coef_r2"] = M.coef_r2(
+                    train.x, cheb[ty], unseen.x, cheb[unseen.table["task_id"]]
+                )
         if self.track.per_arch:
             for arch in dict.fromkeys(test.table["arch"].tolist()):
                 scores[f"arch_probe_accuracy/{arch}"] = float(probe[test.table["arch"] == arch].mean())
         if test.cloze is not None:
             pooled, median, left_out = test.cloze.nmse()
-            scores.update({"cloze_nmse_pooled": pooled, "cloze_nmse_median": median, "cloze_left_out": float(left_out)})
+            scores.update(
+                {"cloze_nmse_pooled": pooled, "cloze_nmse_median": median, "cloze_left_out": float(left_out)}
+            )
             scores["interp_nmse_pooled"] = test.references["interp"].nmse()[0]
             scores["meanfill_nmse_pooled"] = test.references["meanfill"].nmse()[0]
         return scores, correct
@@ -224,19 +316,25 @@ class Evaluator:
         """Clustering scores mean something only when every task has several models."""
         return bool(np.unique(split.table["task_id"], return_counts=True)[1].min() >= 2)
 
-    def _summarise(self, draws: dict[str, list], per_model: dict[str, list[np.ndarray]], test_table: dict) -> dict:
+    def _summarise(
+        self, draws: dict[str, list], per_model: dict[str, list[np.ndarray]], test_table: dict
+    ) -> dict:
         out: dict = {}
         arch_keys = [k for k in draws if k.startswith("arch_probe_accuracy/")]
         for k, v in draws.items():
             if k == "cloze_left_out" or k in arch_keys or k.startswith("budget/"):
                 continue
             out[k] = M.summary(v)
-        out["budget_curve"] = {k.split("/", 1)[1]: M.summary(v) for k, v in draws.items() if k.startswith("budget/")}
+        out["budget_curve"] = {
+            k.split("/", 1)[1]: M.summary(v) for k, v in draws.items() if k.startswith("budget/")
+        }
         if arch_keys:
             out["arch_probe_accuracy"] = {k.split("/", 1)[1]: M.summary(draws[k]) for k in arch_keys}
             main_draws = np.mean([draws[k] for k in arch_keys], axis=0).tolist()
             groups = test_table["arch"]
-            out["main_score"] = M.summary(main_draws, M.bootstrap_ci(np.mean(per_model["probe_accuracy"], axis=0), groups))
+            out["main_score"] = M.summary(
+                main_draws, M.bootstrap_ci(np.mean(per_model["probe_accuracy"], axis=0), groups)
+            )
         else:
             main = self.track.main
             out["main_score"] = M.summary(draws[main], M.bootstrap_ci(np.mean(per_model[main], axis=0)))
@@ -258,8 +356,15 @@ def _rounded(t: torch.Tensor) -> list:
 DEFAULT_TIMEOUT = 600.0  # seconds per call into a submission (`netembench eval --timeout`)
 
 
-def evaluate(submission: Submission | str | Path, zoo: Zoo, device: str = "cpu", batch_size: int = 512, quiet: bool = False,
-             timeout: float = DEFAULT_TIMEOUT, runner=None) -> dict:
+def evaluate(
+    submission: Submission | str | Path,
+    zoo: Zoo,
+    device: str = "cpu",
+    batch_size: int = 512,
+    quiet: bool = False,
+    timeout: float = DEFAULT_TIMEOUT,
+    runner=None,
+) -> dict:
     """Run every metric of the zoo's track; returns `{"metrics", "info", "timings", "submission"}`.
 
     A path or `module:callable` runs sealed in a worker process (as `netembench eval` does); an
@@ -270,7 +375,11 @@ def evaluate(submission: Submission | str | Path, zoo: Zoo, device: str = "cpu",
     start = time.perf_counter()
     own = runner is None
     if own:
-        runner = InProcessRunner(submission, device) if isinstance(submission, Submission) else WorkerRunner(submission, device, timeout)
+        runner = (
+            InProcessRunner(submission, device)
+            if isinstance(submission, Submission)
+            else WorkerRunner(submission, device, timeout)
+        )
     try:
         seconds_before = runner.seconds
         ev = Evaluator(runner, zoo, device=device, batch_size=batch_size, quiet=quiet)
@@ -278,7 +387,10 @@ def evaluate(submission: Submission | str | Path, zoo: Zoo, device: str = "cpu",
     finally:
         if own:
             runner.close()
-    result["timings"] = {"total_seconds": time.perf_counter() - start, "embedder_seconds": runner.seconds - seconds_before}
+    result["timings"] = {
+        "total_seconds": time.perf_counter() - start,
+        "embedder_seconds": runner.seconds - seconds_before,
+    }
     result["submission"] = runner.info
     result["isolated"] = isinstance(runner, WorkerRunner)
     return result

@@ -54,9 +54,13 @@ def resolve_commit(repo_id: str, revision: str | None) -> str:
     try:
         info = HfApi(endpoint=endpoint()).dataset_info(repo_id, revision=revision, timeout=20)
     except RepositoryNotFoundError:
-        raise HubError(f"unknown hub repository {repo_id!r} at {endpoint()} (or it is private: log in with `hf auth login`)") from None
+        raise HubError(
+            f"unknown hub repository {repo_id!r} at {endpoint()} (or it is private: log in with `hf auth login`)"
+        ) from None
     except RevisionNotFoundError:
-        raise HubError(f"unknown revision {revision!r} of hub repository {repo_id!r}; give a tag, branch or commit that exists") from None
+        raise HubError(
+            f"unknown revision {revision!r} of hub repository {repo_id!r}; give a tag, branch or commit that exists"
+        ) from None
     except Exception as err:  # noqa: BLE001 - connection errors come in many types
         raise HubError(
             f"the hub at {endpoint()} is unreachable ({type(err).__name__}); build the zoo locally instead with "
@@ -65,19 +69,31 @@ def resolve_commit(repo_id: str, revision: str | None) -> str:
     return info.sha
 
 
-def download_zoo(repo_id: str, revision: str | None, cache: Path, splits: list[str] | None = None,
-                 target: Path | None = None, quiet: bool = False) -> Zoo:
+def download_zoo(
+    repo_id: str,
+    revision: str | None,
+    cache: Path,
+    splits: list[str] | None = None,
+    target: Path | None = None,
+    quiet: bool = False,
+) -> Zoo:
     """Download (or reuse from the `cache` folder) a zoo pinned to one commit, verified before use."""
     refs_file = _repo_dir(cache, repo_id) / "refs.json"
     refs = json.loads(refs_file.read_text()) if refs_file.is_file() else {}
     rev = revision or "main"
     if offline():
         commit = rev if _COMMIT.match(rev) else refs.get(rev)
-        candidates = [target] if target else [_folder(cache, repo_id, commit or "", splits), _folder(cache, repo_id, commit or "", None)]
+        candidates = (
+            [target]
+            if target
+            else [_folder(cache, repo_id, commit or "", splits), _folder(cache, repo_id, commit or "", None)]
+        )
         for folder in candidates if commit else []:
             if folder.is_dir():
                 return open_cached(folder)
-        raise HubError(f"HF_HUB_OFFLINE=1 and {repo_id}@{rev} is not in the cache ({cache}); go online once, or build the zoo locally")
+        raise HubError(
+            f"HF_HUB_OFFLINE=1 and {repo_id}@{rev} is not in the cache ({cache}); go online once, or build the zoo locally"
+        )
     commit = resolve_commit(repo_id, rev)
     folder = target or _folder(cache, repo_id, commit, splits)
     if folder.is_dir():
@@ -108,7 +124,9 @@ def _folder(cache: Path, repo_id: str, commit: str, splits: list[str] | None) ->
     return _repo_dir(cache, repo_id) / (commit + ("+" + "+".join(sorted(splits)) if splits else ""))
 
 
-def _fetch(repo_id: str, revision: str, commit: str, folder: Path, splits: list[str] | None, quiet: bool) -> None:
+def _fetch(
+    repo_id: str, revision: str, commit: str, folder: Path, splits: list[str] | None, quiet: bool
+) -> None:
     from huggingface_hub import snapshot_download
     from huggingface_hub.utils import disable_progress_bars, enable_progress_bars
 
@@ -120,11 +138,29 @@ def _fetch(repo_id: str, revision: str, commit: str, folder: Path, splits: list[
         try:
             patterns = None
             if splits:
-                snapshot_download(repo_id, repo_type=REPO_TYPE, revision=commit, local_dir=tmp, allow_patterns=["manifest.json"], endpoint=endpoint())
-                patterns = split_files(json.loads((tmp / "manifest.json").read_text())["files"], splits) + ["manifest.json"]
-            snapshot_download(repo_id, repo_type=REPO_TYPE, revision=commit, local_dir=tmp, allow_patterns=patterns, endpoint=endpoint())
+                snapshot_download(
+                    repo_id,
+                    repo_type=REPO_TYPE,
+                    revision=commit,
+                    local_dir=tmp,
+                    allow_patterns=["manifest.json"],
+                    endpoint=endpoint(),
+                )
+                patterns = split_files(json.loads((tmp / "manifest.json").read_text())["files"], splits) + [
+                    "manifest.json"
+                ]
+            snapshot_download(
+                repo_id,
+                repo_type=REPO_TYPE,
+                revision=commit,
+                local_dir=tmp,
+                allow_patterns=patterns,
+                endpoint=endpoint(),
+            )
         except Exception as err:  # noqa: BLE001
-            raise HubError(f"downloading {repo_id}@{commit[:12]} failed ({type(err).__name__}: {err}); try again") from None
+            raise HubError(
+                f"downloading {repo_id}@{commit[:12]} failed ({type(err).__name__}: {err}); try again"
+            ) from None
         finally:
             if quiet:
                 enable_progress_bars()
@@ -135,7 +171,14 @@ def _fetch(repo_id: str, revision: str, commit: str, folder: Path, splits: list[
                 f"the download of {repo_id}@{commit[:12]} failed verification ({'; '.join(problems[:3])}); the hub copy is "
                 "corrupt or was altered, nothing was cached"
             )
-        source = {"kind": "hub", "repo": repo_id, "revision": revision, "commit": commit, "endpoint": endpoint(), "splits": splits}
+        source = {
+            "kind": "hub",
+            "repo": repo_id,
+            "revision": revision,
+            "commit": commit,
+            "endpoint": endpoint(),
+            "splits": splits,
+        }
         sidecar(folder).write_text(json.dumps(source, indent=1, sort_keys=True))
         tmp.rename(folder)
     finally:
@@ -149,10 +192,14 @@ def open_cached(folder: Path) -> Zoo:
     try:
         return Zoo(folder, source=source, splits=(source or {}).get("splits"))
     except ZooIntegrityError as err:
-        raise ZooIntegrityError(f"{err} (the cached copy was modified on disk: remove it with 'netembench zoo remove' and download again)") from None
+        raise ZooIntegrityError(
+            f"{err} (the cached copy was modified on disk: remove it with 'netembench zoo remove' and download again)"
+        ) from None
 
 
-def push_zoo(zoo: Zoo, repo_id: str | None = None, tag: str | None = None, private: bool = False) -> tuple[str, str]:
+def push_zoo(
+    zoo: Zoo, repo_id: str | None = None, tag: str | None = None, private: bool = False
+) -> tuple[str, str]:
     """Release a zoo: verify it, upload the folder (data files and dataset card) to a dataset
     repository in one commit, and tag that commit (default `v<version>`). Returns (repo, commit).
 
@@ -171,19 +218,34 @@ def push_zoo(zoo: Zoo, repo_id: str | None = None, tag: str | None = None, priva
         raise HubError(f"{zoo.path} holds only the splits {zoo.splits}; push a complete zoo")
     problems = verify_zoo(zoo.path)
     if problems:
-        raise ZooIntegrityError(f"refusing to push {zoo.path}: it fails verification ({'; '.join(problems[:3])}); rebuild it first")
+        raise ZooIntegrityError(
+            f"refusing to push {zoo.path}: it fails verification ({'; '.join(problems[:3])}); rebuild it first"
+        )
     if repo_id == spec_repo and not zoo.is_canonical:
         raise HubError(f"refusing to push {zoo.spec.ref} to {repo_id}: {zoo.canonical_note()}")
     tag = tag or f"v{zoo.version}"
     api = HfApi(endpoint=endpoint())
     files = sorted(p for p in zoo.path.rglob("*") if p.is_file())
-    operations = [CommitOperationAdd(path_in_repo=p.relative_to(zoo.path).as_posix(), path_or_fileobj=str(p)) for p in files]
+    operations = [
+        CommitOperationAdd(path_in_repo=p.relative_to(zoo.path).as_posix(), path_or_fileobj=str(p))
+        for p in files
+    ]
     with _hub_errors(f"pushing {zoo.spec.ref} to {repo_id}"):
         api.create_repo(repo_id, repo_type=REPO_TYPE, private=private, exist_ok=True)
-        info = api.create_commit(repo_id, operations, repo_type=REPO_TYPE,
-                                 commit_message=f"netembench zoo {zoo.spec.ref} (content {zoo.fingerprint[:12]})",
-                                 commit_description=f"content fingerprint {zoo.fingerprint}")
-        api.create_tag(repo_id, repo_type=REPO_TYPE, tag=tag, revision=info.oid, tag_message=f"{zoo.spec.ref} {zoo.fingerprint}")
+        info = api.create_commit(
+            repo_id,
+            operations,
+            repo_type=REPO_TYPE,
+            commit_message=f"netembench zoo {zoo.spec.ref} (content {zoo.fingerprint[:12]})",
+            commit_description=f"content fingerprint {zoo.fingerprint}",
+        )
+        api.create_tag(
+            repo_id,
+            repo_type=REPO_TYPE,
+            tag=tag,
+            revision=info.oid,
+            tag_message=f"{zoo.spec.ref} {zoo.fingerprint}",
+        )
     return repo_id, info.oid
 
 
@@ -204,19 +266,26 @@ def _hub_errors(doing: str) -> Iterator[None]:
     except HfHubHTTPError as err:
         status = err.response.status_code if err.response is not None else None
         if status in (401, 403):
-            raise HubError(f"{doing} was refused ({status}): log in with `hf auth login` or set HF_TOKEN "
-                           "to a token with write access") from None
+            raise HubError(
+                f"{doing} was refused ({status}): log in with `hf auth login` or set HF_TOKEN "
+                "to a token with write access"
+            ) from None
         if status == 409:
-            raise HubError(f"{doing} conflicts with the repository ({str(err).splitlines()[0]}); "
-                           "a release tag is never moved: bump the zoo version or pass --tag") from None
+            raise HubError(
+                f"{doing} conflicts with the repository ({str(err).splitlines()[0]}); "
+                "a release tag is never moved: bump the zoo version or pass --tag"
+            ) from None
         raise HubError(f"{doing} failed: {str(err).splitlines()[0]}") from None
     except Exception as err:
         if not _is_transport_error(err):
             raise
-        raise HubError(f"{doing}: the hub at {endpoint()} is unreachable ({type(err).__name__}); "
-                       "try again when online") from None
+        raise HubError(
+            f"{doing}: the hub at {endpoint()} is unreachable ({type(err).__name__}); try again when online"
+        ) from None
 
 
 def _is_transport_error(err: Exception) -> bool:
     """A connection-level failure, whichever HTTP library the hub client uses (httpx, httpx2, requests)."""
-    return isinstance(err, OSError) or any(c.__name__ in ("TransportError", "ConnectionError") for c in type(err).__mro__)
+    return isinstance(err, OSError) or any(
+        c.__name__ in ("TransportError", "ConnectionError") for c in type(err).__mro__
+    )

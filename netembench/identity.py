@@ -33,7 +33,11 @@ def _field(digest: hashlib._Hash, label: str, payload: bytes) -> None:
 def _column_bytes(column: pa.ChunkedArray) -> bytes:
     if column.null_count:
         raise ValueError(f"column of type {column.type} has {column.null_count} nulls; zoo tables have none")
-    if pa.types.is_integer(column.type) or pa.types.is_floating(column.type) or pa.types.is_boolean(column.type):
+    if (
+        pa.types.is_integer(column.type)
+        or pa.types.is_floating(column.type)
+        or pa.types.is_boolean(column.type)
+    ):
         values = column.to_numpy()
         return np.ascontiguousarray(values, dtype=values.dtype.newbyteorder("<")).tobytes()
     return json.dumps(column.to_pylist(), ensure_ascii=False, separators=(",", ":")).encode()
@@ -60,5 +64,9 @@ def content_fingerprint(folder: str | Path, spec_toml: str, splits: list[str]) -
         with safe_open(str(path), framework="numpy") as f:
             for key in sorted(f.keys()):
                 array = f.get_tensor(key)
-                _field(digest, f"{key}:{array.dtype.str}:{list(array.shape)}", np.ascontiguousarray(array).tobytes())
+                _field(
+                    digest,
+                    f"{key}:{array.dtype.str}:{list(array.shape)}",
+                    np.ascontiguousarray(array).tobytes(),
+                )
     return digest.hexdigest()

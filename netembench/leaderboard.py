@@ -96,7 +96,9 @@ def collect(root: str | Path) -> tuple[list[Entry], list[str]]:
             bad(f"unknown zoo {ref}; known: {', '.join(sorted(specs))}")
             continue
         if data["harness_version"] not in (HARNESS_VERSION, *SUPERSEDED_HARNESSES):
-            bad(f"harness version {data['harness_version']} is unknown (current: {HARNESS_VERSION}); re-evaluate the submission")
+            bad(
+                f"harness version {data['harness_version']} is unknown (current: {HARNESS_VERSION}); re-evaluate the submission"
+            )
             continue
         if emb.get("isolated") is not True and data["harness_version"] == HARNESS_VERSION:
             bad("evaluated in-process, not sealed in a worker: evaluate it with 'netembench eval'")
@@ -115,8 +117,15 @@ def collect(root: str | Path) -> tuple[list[Entry], list[str]]:
         superseded = bool(specs[ref].superseded_by) or data["harness_version"] in SUPERSEDED_HARNESSES
         canonical = not superseded and zoo["fingerprint"] == specs[ref].reference_fingerprint
         record = verified.get(f"{emb['name']}/{ref}", {})
-        entries.append(Entry(path, data, canonical=canonical, superseded=superseded,
-                             verified=record.get("content_hash") == data["content_hash"]))
+        entries.append(
+            Entry(
+                path,
+                data,
+                canonical=canonical,
+                superseded=superseded,
+                verified=record.get("content_hash") == data["content_hash"],
+            )
+        )
     return entries, problems
 
 
@@ -126,11 +135,17 @@ def consistency_problems(data: dict[str, Any]) -> list[str]:
     problems = []
     for name, m in flat_metrics(data["metrics"]).items():
         draws = m.get("per_draw")
-        if not isinstance(draws, list) or not draws or not all(isinstance(v, (int, float)) and math.isfinite(v) for v in draws):
+        if (
+            not isinstance(draws, list)
+            or not draws
+            or not all(isinstance(v, (int, float)) and math.isfinite(v) for v in draws)
+        ):
             problems.append(f"metric {name!r}: per_draw must be a non-empty list of finite numbers")
             continue
         if not math.isclose(m["mean"], sum(draws) / len(draws), rel_tol=1e-9, abs_tol=1e-12):
-            problems.append(f"metric {name!r}: mean {m['mean']} is not the mean of per_draw ({sum(draws) / len(draws)})")
+            problems.append(
+                f"metric {name!r}: mean {m['mean']} is not the mean of per_draw ({sum(draws) / len(draws)})"
+            )
         bounded = not any(k in name for k in ("nmse", "r2", "ami", "left_out"))
         if bounded and not all(0.0 <= v <= 1.0 for v in (*draws, *m.get("ci95", []))):
             problems.append(f"metric {name!r}: accuracies and their intervals lie within [0, 1]")
@@ -138,7 +153,11 @@ def consistency_problems(data: dict[str, Any]) -> list[str]:
             problems.append(f"metric {name!r}: ci95 must be [low, high]")
     main, metric = data["metrics"].get("main_score"), data.get("info", {}).get("main_metric")
     twin = data["metrics"].get(metric)
-    if main and metric != "arch_probe_accuracy" and (twin is None or twin.get("per_draw") != main.get("per_draw")):
+    if (
+        main
+        and metric != "arch_probe_accuracy"
+        and (twin is None or twin.get("per_draw") != main.get("per_draw"))
+    ):
         problems.append(f"main_score does not equal its metric {metric!r}")
     return problems
 
@@ -172,7 +191,9 @@ TOLERANCE = 0.01
 RELATIVE_TOLERANCE = 0.05
 
 
-def rerun(root: str | Path, name: str, zoos: list[str] | None = None, device: str = "cpu", quiet: bool = False) -> list[str]:
+def rerun(
+    root: str | Path, name: str, zoos: list[str] | None = None, device: str = "cpu", quiet: bool = False
+) -> list[str]:
     """Re-evaluate a listed submission; return a line per score that moved beyond its tolerance."""
     from netembench.harness import evaluate
     from netembench.registry import load_zoo
@@ -181,24 +202,38 @@ def rerun(root: str | Path, name: str, zoos: list[str] | None = None, device: st
     entries, problems = collect(root)
     # A superseded version is rerun only when named exactly (its reference build predates 1.1.0's
     # machine-independent arithmetic, so it rebuilds only where it was made).
-    chosen = [e for e in entries if e.name == name and (e.zoo in (zoos or []) or (not e.superseded and (not zoos or e.track in zoos)))]
+    chosen = [
+        e
+        for e in entries
+        if e.name == name and (e.zoo in (zoos or []) or (not e.superseded and (not zoos or e.track in zoos)))
+    ]
     if not chosen:
-        raise ResultError(f"no valid leaderboard entry for {name!r}" + (f" on {', '.join(zoos)}" if zoos else ""))
+        raise ResultError(
+            f"no valid leaderboard entry for {name!r}" + (f" on {', '.join(zoos)}" if zoos else "")
+        )
     moved = []
     for entry in chosen:
         already = len(moved)
         zoo = load_zoo(entry.zoo, build_if_missing=True, device=device, quiet=quiet)
         if zoo.fingerprint != entry.data["zoo"]["fingerprint"]:
-            moved.append(f"{entry.zoo}: this zoo build ({zoo.fingerprint[:12]}) is not the one evaluated ({entry.data['zoo']['fingerprint'][:12]})")
-        evaluation = evaluate(str(root.resolve().parent / entry.data["embedder"]["submission"]), zoo, device=device, quiet=quiet)
+            moved.append(
+                f"{entry.zoo}: this zoo build ({zoo.fingerprint[:12]}) is not the one evaluated ({entry.data['zoo']['fingerprint'][:12]})"
+            )
+        evaluation = evaluate(
+            str(root.resolve().parent / entry.data["embedder"]["submission"]), zoo, device=device, quiet=quiet
+        )
         if evaluation["submission"].source_hash != entry.data["embedder"]["source_hash"]:
-            moved.append(f"{entry.zoo}: the submission code changed since it was evaluated (source hash differs)")
+            moved.append(
+                f"{entry.zoo}: the submission code changed since it was evaluated (source hash differs)"
+            )
         fresh = evaluation["metrics"]
         for metric, old in _flatten(entry.data["metrics"]).items():
             new = _flatten(fresh).get(metric)
             tol = RELATIVE_TOLERANCE * abs(old) if "nmse" in metric else TOLERANCE
             if new is None or abs(new - old) > tol:
-                moved.append(f"{entry.zoo} {metric}: {old:.4f} -> {'missing' if new is None else f'{new:.4f}'} (tolerance {tol:.4f})")
+                moved.append(
+                    f"{entry.zoo} {metric}: {old:.4f} -> {'missing' if new is None else f'{new:.4f}'} (tolerance {tol:.4f})"
+                )
         if len(moved) == already:
             _record_verified(root, entry)
     return moved
@@ -208,8 +243,10 @@ def _record_verified(root: Path, entry: Entry) -> None:
     """Note that this machine reproduced `entry` (by content hash): it is now listed as verified."""
     records = read_verified(root)
     records[f"{entry.name}/{entry.zoo}"] = {
-        "content_hash": entry.data["content_hash"], "date": datetime.now(timezone.utc).date().isoformat(),
-        "machine": f"{platform.machine()} {platform.processor() or ''}".strip(), "python": platform.python_version(),
+        "content_hash": entry.data["content_hash"],
+        "date": datetime.now(timezone.utc).date().isoformat(),
+        "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
+        "python": platform.python_version(),
     }
     (root / VERIFIED).write_text(json.dumps(dict(sorted(records.items())), indent=1) + "\n")
 

@@ -37,8 +37,13 @@ BOOTSTRAP_SAMPLES = 1000
 CONFIDENCE = 0.95
 
 HYPERPARAMETERS = {
-    "probe": {"model": f"LogisticRegression({PROBE_SOLVER}, multinomial)", "C": PROBE_C, "tol": PROBE_TOL,
-              "max_iter": PROBE_MAX_ITER, "features": "standardised on train"},
+    "probe": {
+        "model": f"LogisticRegression({PROBE_SOLVER}, multinomial)",
+        "C": PROBE_C,
+        "tol": PROBE_TOL,
+        "max_iter": PROBE_MAX_ITER,
+        "features": "standardised on train",
+    },
     "knn": {"k": KNN_K, "metric": "cosine", "weights": "distance"},
     "kmeans": {"n_clusters": "number of tasks", "n_init": KMEANS_N_INIT, "features": "standardised on train"},
     "ridge": {"alpha": RIDGE_ALPHA, "target": "Chebyshev coefficients", "r2": "variance-weighted"},
@@ -66,13 +71,16 @@ class Standardiser:
         return self.scaler.transform(x)
 
 
-def probe_fit(train: np.ndarray, train_y: np.ndarray, test: np.ndarray, test_y: np.ndarray) -> tuple[np.ndarray, int]:
+def probe_fit(
+    train: np.ndarray, train_y: np.ndarray, test: np.ndarray, test_y: np.ndarray
+) -> tuple[np.ndarray, int]:
     """(per test model: did a linear probe fitted on train embeddings predict its label?, the
     solver's iterations)."""
     scale = Standardiser(train)
     with _quiet():
-        clf = LogisticRegression(C=PROBE_C, solver=PROBE_SOLVER, tol=PROBE_TOL, max_iter=PROBE_MAX_ITER,
-                                 random_state=SEED).fit(scale(train), train_y)
+        clf = LogisticRegression(
+            C=PROBE_C, solver=PROBE_SOLVER, tol=PROBE_TOL, max_iter=PROBE_MAX_ITER, random_state=SEED
+        ).fit(scale(train), train_y)
     return clf.predict(scale(test)) == test_y, int(np.max(clf.n_iter_))
 
 
@@ -82,11 +90,15 @@ def probe_correct(train: np.ndarray, train_y: np.ndarray, test: np.ndarray, test
 
 
 def knn_correct(train: np.ndarray, train_y: np.ndarray, test: np.ndarray, test_y: np.ndarray) -> np.ndarray:
-    clf = KNeighborsClassifier(n_neighbors=min(KNN_K, len(train)), metric="cosine", weights="distance").fit(train, train_y)
+    clf = KNeighborsClassifier(n_neighbors=min(KNN_K, len(train)), metric="cosine", weights="distance").fit(
+        train, train_y
+    )
     return clf.predict(test) == test_y
 
 
-def retrieval_correct(train: np.ndarray, train_y: np.ndarray, test: np.ndarray, test_y: np.ndarray) -> np.ndarray:
+def retrieval_correct(
+    train: np.ndarray, train_y: np.ndarray, test: np.ndarray, test_y: np.ndarray
+) -> np.ndarray:
     """Per test model: is its nearest train model (cosine similarity) of the same task?"""
     a = train / np.linalg.norm(train, axis=1, keepdims=True).clip(1e-12)
     b = test / np.linalg.norm(test, axis=1, keepdims=True).clip(1e-12)
@@ -177,7 +189,11 @@ def embedding_map(x: np.ndarray, labels: np.ndarray) -> dict:
     centred = (x - x.mean(0)) / x.std(0).clip(1e-12)
     _, _, vt = np.linalg.svd(centred, full_matrices=False)
     coords = centred @ vt[:2].T if vt.shape[0] >= 2 else np.pad(centred @ vt.T, ((0, 0), (0, 1)))
-    return {"pc1": np.round(coords[:, 0], 4).tolist(), "pc2": np.round(coords[:, 1], 4).tolist(), "task_id": labels.tolist()}
+    return {
+        "pc1": np.round(coords[:, 0], 4).tolist(),
+        "pc2": np.round(coords[:, 1], 4).tolist(),
+        "task_id": labels.tolist(),
+    }
 
 
 def to_numpy(x: Tensor) -> np.ndarray:

@@ -86,15 +86,23 @@ class Population:
         missing = sorted(set(expected) - set(tensors))
         extra = sorted(set(tensors) - set(expected))
         if missing or extra:
-            raise ValueError(f"tensors do not match architecture {arch.name}: missing {missing}, unexpected {extra}")
+            raise ValueError(
+                f"tensors do not match architecture {arch.name}: missing {missing}, unexpected {extra}"
+            )
         count = {t.shape[0] for t in tensors.values()}
         if len(count) != 1:
             raise ValueError(f"stacked tensors disagree on the number of models: {sorted(count)}")
         for key, shape in expected.items():
             if tuple(tensors[key].shape[1:]) != shape:
-                raise ValueError(f"{key} has shape {tuple(tensors[key].shape)}; expected [M, {', '.join(map(str, shape))}]")
+                raise ValueError(
+                    f"{key} has shape {tuple(tensors[key].shape)}; expected [M, {', '.join(map(str, shape))}]"
+                )
         n = arch.depth + 1
-        return cls(arch, [tensors[f"layers.{i}.weight"] for i in range(n)], [tensors[f"layers.{i}.bias"] for i in range(n)])
+        return cls(
+            arch,
+            [tensors[f"layers.{i}.weight"] for i in range(n)],
+            [tensors[f"layers.{i}.bias"] for i in range(n)],
+        )
 
     def state_dict(self) -> dict[str, Tensor]:
         out: dict[str, Tensor] = {}
@@ -110,7 +118,9 @@ class Population:
         return Population(self.arch, [w.clone() for w in self.weights], [b.clone() for b in self.biases])
 
     def to(self, device: torch.device | str) -> Population:
-        return Population(self.arch, [w.to(device) for w in self.weights], [b.to(device) for b in self.biases])
+        return Population(
+            self.arch, [w.to(device) for w in self.weights], [b.to(device) for b in self.biases]
+        )
 
     @torch.no_grad()
     def forward(self, x: Tensor, chunk: int = 1 << 22) -> Tensor:
@@ -199,7 +209,9 @@ class ElementwiseAdam:
     SIMD widths; these separate, correctly rounded operations give the same bits on every CPU.
     """
 
-    def __init__(self, params: list[Tensor], betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8) -> None:
+    def __init__(
+        self, params: list[Tensor], betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8
+    ) -> None:
         self.params, self.betas, self.eps = params, betas, eps
         self.exp_avg = [torch.zeros_like(p) for p in params]
         self.exp_avg_sq = [torch.zeros_like(p) for p in params]
@@ -275,7 +287,9 @@ def fit_rel_mse(pop: Population, coef: Tensor) -> Tensor:
     return (exact.fixed_mean(diff * diff, 1) / exact.fixed_mean(centred * centred, 1)).cpu()
 
 
-def train_one_reference(arch: Arch, coef: Tensor, key: Tensor, config: TrainConfig, steps: int | None = None) -> Population:
+def train_one_reference(
+    arch: Arch, coef: Tensor, key: Tensor, config: TrainConfig, steps: int | None = None
+) -> Population:
     """Train one model the plain way (`nn.Sequential`, autograd, `torch.optim.Adam`) on the same
     initialisation and data stream as `train_population`. The reference the vectorised trainer is
     tested against (same weights) and benchmarked against (`benchmarks/bench_zoo.py`)."""
@@ -303,4 +317,6 @@ def train_one_reference(arch: Arch, coef: Tensor, key: Tensor, config: TrainConf
             group["lr"] = config.lr_at(step)
         opt.step()
     linears = [m for m in net if isinstance(m, torch.nn.Linear)]
-    return Population(arch, [m.weight.detach()[None] for m in linears], [m.bias.detach()[None] for m in linears])
+    return Population(
+        arch, [m.weight.detach()[None] for m in linears], [m.bias.detach()[None] for m in linears]
+    )

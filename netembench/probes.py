@@ -83,13 +83,28 @@ class ProbeBatch:
         """A batch of fresh tensors: what an embedder does to it cannot reach the harness."""
         clone = lambda t: None if t is None else t.clone()  # noqa: E731
         weights = None if self.weights is None else self.weights.clone()
-        return ProbeBatch(clone(self.x), clone(self.mask), clone(self.region), clone(self.model_id), clone(self.grad),
-                          clone(self.y), weights)
+        return ProbeBatch(
+            clone(self.x),
+            clone(self.mask),
+            clone(self.region),
+            clone(self.model_id),
+            clone(self.grad),
+            clone(self.y),
+            weights,
+        )
 
     def to(self, device: torch.device | str) -> ProbeBatch:
         move = lambda t: None if t is None else t.to(device)  # noqa: E731
         weights = None if self.weights is None else self.weights.to(device)
-        return ProbeBatch(move(self.x), move(self.mask), move(self.region), move(self.model_id), move(self.grad), move(self.y), weights)
+        return ProbeBatch(
+            move(self.x),
+            move(self.mask),
+            move(self.region),
+            move(self.model_id),
+            move(self.grad),
+            move(self.y),
+            weights,
+        )
 
 
 @dataclass
@@ -134,14 +149,18 @@ def cloze_mask(region: Tensor, keys: Tensor, mask_ratio: float) -> Tensor:
     return torch.gather(hidden_region, 1, region)
 
 
-def draw_probes(pop: Population, model_ids: Tensor, keys: Tensor, protocol: Protocol = PROTOCOL_V1) -> ProbeSet:
+def draw_probes(
+    pop: Population, model_ids: Tensor, keys: Tensor, protocol: Protocol = PROTOCOL_V1
+) -> ProbeSet:
     """One probe draw for every model of `pop`: `keys` (one per model) fix x and the mask."""
     device = pop.weights[0].device
     keys = keys.to(device)
     x = rng.uniform_grid(keys, STREAM_X, (protocol.n_points,)) * 2.0 - 1.0
     x = x.sort(1).values
     y, grad, region = forward_with_gradients(pop, x)
-    return ProbeSet(x, y, grad, region, cloze_mask(region, keys, protocol.mask_ratio), model_ids.to(device), pop)
+    return ProbeSet(
+        x, y, grad, region, cloze_mask(region, keys, protocol.mask_ratio), model_ids.to(device), pop
+    )
 
 
 def evaluation_keys(fingerprint: str, draw: int, pop: Population) -> Tensor:

@@ -52,7 +52,9 @@ def load_zoo(
         spec = resolve_spec(str(ref))
     except SpecError:
         if "/" in str(ref) or str(ref).startswith("."):
-            raise ZooError(f"no zoo folder at {ref}; give a zoo folder, a hub repository (org/name) or a zoo name such as 'poly-seed'") from None
+            raise ZooError(
+                f"no zoo folder at {ref}; give a zoo folder, a hub repository (org/name) or a zoo name such as 'poly-seed'"
+            ) from None
         raise
     target = cached_path(spec, cache)
     if target.is_dir():
@@ -60,7 +62,9 @@ def load_zoo(
     failure = ""
     if spec.hub_repo and not offline():
         try:
-            zoo = download_zoo(spec.hub_repo, f"v{spec.version}", cache_dir(cache), target=target, quiet=quiet)
+            zoo = download_zoo(
+                spec.hub_repo, f"v{spec.version}", cache_dir(cache), target=target, quiet=quiet
+            )
         except HubError as err:
             failure = f" ({err})"
         else:
@@ -73,7 +77,9 @@ def load_zoo(
                 )
             return zoo
     if not build_if_missing:
-        raise ZooError(f"zoo {spec.ref} is not in the cache ({target}){failure}; build it with 'netembench zoo build {spec.ref}'")
+        raise ZooError(
+            f"zoo {spec.ref} is not in the cache ({target}){failure}; build it with 'netembench zoo build {spec.ref}'"
+        )
     from netembench.build import build_zoo
 
     if not quiet:

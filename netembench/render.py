@@ -70,18 +70,36 @@ def _groups(entries: list[Entry]) -> list[tuple[str, list[Entry]]]:
     """Sections of a track: canonical self-supervised, canonical supervised, non-canonical zoo."""
     key = lambda e: (-e.metric("main_score"), e.name)  # noqa: E731
     sections = [
-        ("self-supervised and non-learned", [e for e in entries if e.canonical and not e.data["embedder"]["supervised"]]),
-        ("supervised (trained with task labels)", [e for e in entries if e.canonical and e.data["embedder"]["supervised"]]),
-        ("non-canonical zoo (another build of this zoo version)", [e for e in entries if not e.canonical and not e.superseded]),
-        ("superseded zoo version (kept for reference; not comparable with current versions)", [e for e in entries if e.superseded]),
+        (
+            "self-supervised and non-learned",
+            [e for e in entries if e.canonical and not e.data["embedder"]["supervised"]],
+        ),
+        (
+            "supervised (trained with task labels)",
+            [e for e in entries if e.canonical and e.data["embedder"]["supervised"]],
+        ),
+        (
+            "non-canonical zoo (another build of this zoo version)",
+            [e for e in entries if not e.canonical and not e.superseded],
+        ),
+        (
+            "superseded zoo version (kept for reference; not comparable with current versions)",
+            [e for e in entries if e.superseded],
+        ),
     ]
     return [(title, sorted(group, key=key)) for title, group in sections if group]
 
 
 def _tracks(entries: list[Entry]) -> list[tuple[str, list[Entry]]]:
     superseded = {e.zoo for e in entries if e.superseded}
-    zoos = sorted({e.zoo for e in entries}, key=lambda z: (z in superseded, CANONICAL_TRACKS.index(z.split("@")[0])
-                                                        if z.split("@")[0] in CANONICAL_TRACKS else 99, z))
+    zoos = sorted(
+        {e.zoo for e in entries},
+        key=lambda z: (
+            z in superseded,
+            CANONICAL_TRACKS.index(z.split("@")[0]) if z.split("@")[0] in CANONICAL_TRACKS else 99,
+            z,
+        ),
+    )
     return [(z, [e for e in entries if e.zoo == z]) for z in zoos]
 
 
@@ -120,32 +138,57 @@ def render_markdown(entries: list[Entry]) -> str:
     for n, suite, mine in _suite_rows(entries):
         reads = _reads(next(iter(mine.values())))
         cells = [f"{mine[t].metric('main_score'):.3f}" if t in mine else "—" for t in CANONICAL_TRACKS]
-        lines.append(f"| {_md(n)} | {reads} | {'—' if suite is None else f'{suite:.3f}'} | " + " | ".join(cells) + " |")
+        lines.append(
+            f"| {_md(n)} | {reads} | {'—' if suite is None else f'{suite:.3f}'} | " + " | ".join(cells) + " |"
+        )
     for zoo, group in _tracks(entries):
         cols = _columns(zoo.split("@")[0], group)
         lines += ["", f"## {zoo}", "", TRACK_TEXT.get(zoo.split("@")[0], "")]
         for title, section in _groups(group):
-            lines += ["", f"### {title}", "",
-                      "| # | embedder | verified | reads | main score | 95% CI | " + " | ".join(_header_name(c) for c in cols)
-                      + " | params | eval s |", "|---|---|---|---|---|---|" + "---|" * len(cols) + "---|---|"]
+            lines += [
+                "",
+                f"### {title}",
+                "",
+                "| # | embedder | verified | reads | main score | 95% CI | "
+                + " | ".join(_header_name(c) for c in cols)
+                + " | params | eval s |",
+                "|---|---|---|---|---|---|" + "---|" * len(cols) + "---|---|",
+            ]
             for rank, e in enumerate(section, 1):
                 main = e.data["metrics"]["main_score"]
                 ci = main.get("ci95", [main["mean"], main["mean"]])
                 cells = [_fmt(_value(e, c)) for c in cols]
                 lines.append(
                     f"| {rank} | [{_md(e.name)}](../{e.data['embedder']['submission']}) | {'✓' if e.verified else ''} | {_reads(e)} | {_fmt(main)} | "
-                    f"[{ci[0]:.3f}, {ci[1]:.3f}] | " + " | ".join(cells) + f" | {e.data['embedder']['n_params']:,} | "
+                    f"[{ci[0]:.3f}, {ci[1]:.3f}] | "
+                    + " | ".join(cells)
+                    + f" | {e.data['embedder']['n_params']:,} | "
                     f"{e.data['timings']['total_seconds']:.0f} |"
                 )
         budget = _budget_rows(group)
         if budget:
             sizes = sorted({n for _, c in budget for n in c})
-            lines += ["", "### budget curve (main score by probe points N)", "",
-                      "| embedder | " + " | ".join(f"N={n}" for n in sizes) + " |", "|---|" + "---|" * len(sizes)]
+            lines += [
+                "",
+                "### budget curve (main score by probe points N)",
+                "",
+                "| embedder | " + " | ".join(f"N={n}" for n in sizes) + " |",
+                "|---|" + "---|" * len(sizes),
+            ]
             for e, curve in sorted(budget, key=lambda b: (-b[0].metric("main_score"), b[0].name)):
-                lines.append(f"| {_md(e.name)} | " + " | ".join(f"{curve[n]:.3f}" if n in curve else "—" for n in sizes) + " |")
-    lines += ["", "Verified (✓): `netembench leaderboard rerun` reproduced the result on a maintainer's machine "
-              "(`verified.json`); see SUBMITTING.md for what that proves.", "", "## Metrics", ""]
+                lines.append(
+                    f"| {_md(e.name)} | "
+                    + " | ".join(f"{curve[n]:.3f}" if n in curve else "—" for n in sizes)
+                    + " |"
+                )
+    lines += [
+        "",
+        "Verified (✓): `netembench leaderboard rerun` reproduced the result on a maintainer's machine "
+        "(`verified.json`); see SUBMITTING.md for what that proves.",
+        "",
+        "## Metrics",
+        "",
+    ]
     lines += [f"- `{k}`: {v}" for k, v in METRICS.items()]
     return "\n".join(lines) + "\n"
 
@@ -180,8 +223,11 @@ def _md(text: str) -> str:
 
 
 def _budget_rows(group: list[Entry]) -> list[tuple[Entry, dict[int, float]]]:
-    return [(e, {int(n): v["mean"] for n, v in e.data["metrics"].get("budget_curve", {}).items()}) for e in group
-            if not e.superseded and e.data["metrics"].get("budget_curve")]
+    return [
+        (e, {int(n): v["mean"] for n, v in e.data["metrics"].get("budget_curve", {}).items()})
+        for e in group
+        if not e.superseded and e.data["metrics"].get("budget_curve")
+    ]
 
 
 def build(root: str | Path, check: bool = False) -> tuple[list[str], list[str]]:
@@ -209,55 +255,109 @@ def _figures(zoo: str, group: list[Entry]) -> list[str]:
     budget = _budget_rows(group)
     parts = []
     if budget:
-        parts.append(f'<figure class="budget" data-zoo="{html.escape(zoo)}">'
-                     + figures.budget_curves(zoo, {e.name: c for e, c in budget}, main)
-                     + f"<figcaption>Main score ({html.escape(main)}) against probe points N.</figcaption></figure>")
+        parts.append(
+            f'<figure class="budget" data-zoo="{html.escape(zoo)}">'
+            + figures.budget_curves(zoo, {e.name: c for e, c in budget}, main)
+            + f"<figcaption>Main score ({html.escape(main)}) against probe points N.</figcaption></figure>"
+        )
     for e in sorted((e for e in group if not e.superseded and e.data.get("figures")), key=lambda e: e.name):
         figs = e.data["figures"]
         body = figures.embedding_map(e.name, figs.get("embedding_map", {"pc1": [], "pc2": [], "task_id": []}))
         body += figures.cloze_examples(e.name, figs.get("cloze_examples", []))
-        parts.append(f'<details class="entry-figures" data-embedder="{html.escape(e.name)}" data-zoo="{html.escape(zoo)}">'
-                     f"<summary>{html.escape(e.name)}: embedding map" + (" and cloze examples" if figs.get("cloze_examples") else "")
-                     + f"</summary>{body}</details>")
+        parts.append(
+            f'<details class="entry-figures" data-embedder="{html.escape(e.name)}" data-zoo="{html.escape(zoo)}">'
+            f"<summary>{html.escape(e.name)}: embedding map"
+            + (" and cloze examples" if figs.get("cloze_examples") else "")
+            + f"</summary>{body}</details>"
+        )
     return parts
 
 
 def render_html(entries: list[Entry]) -> str:
     esc = html.escape
-    parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
-             '<meta name="viewport" content="width=device-width, initial-scale=1">',
-             "<title>netembench leaderboard</title>", f"<style>{_STYLE}</style></head><body>",
-             "<h1>netembench leaderboard</h1>",
-             f"<p>Harness {HARNESS_VERSION}, probe protocol v{PROTOCOL_V1.version}. Scores are mean ± std over "
-             f"{PROTOCOL_V1.n_draws} evaluation draws; click a column to sort.</p>"]
-    parts.append('<h2 id="suite">Suite score</h2><p>Mean of the main scores on the four canonical tracks.</p>')
-    parts.append('<table class="sortable" data-zoo="suite"><thead><tr>' + "".join(f"<th>{esc(h)}</th>" for h in ("embedder", "reads", "suite", *CANONICAL_TRACKS)) + "</tr></thead><tbody>")
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        "<title>netembench leaderboard</title>",
+        f"<style>{_STYLE}</style></head><body>",
+        "<h1>netembench leaderboard</h1>",
+        f"<p>Harness {HARNESS_VERSION}, probe protocol v{PROTOCOL_V1.version}. Scores are mean ± std over "
+        f"{PROTOCOL_V1.n_draws} evaluation draws; click a column to sort.</p>",
+    ]
+    parts.append(
+        '<h2 id="suite">Suite score</h2><p>Mean of the main scores on the four canonical tracks.</p>'
+    )
+    parts.append(
+        '<table class="sortable" data-zoo="suite"><thead><tr>'
+        + "".join(f"<th>{esc(h)}</th>" for h in ("embedder", "reads", "suite", *CANONICAL_TRACKS))
+        + "</tr></thead><tbody>"
+    )
     for n, suite, mine in _suite_rows(entries):
         first = next(iter(mine.values()))
         link = f'<td data-value="{esc(n)}"><a href="../{esc(first.data["embedder"]["submission"])}">{esc(n)}</a></td>'
-        cells = [link, _cell(_reads(first), _reads(first)), _cell("—" if suite is None else f"{suite:.3f}", "" if suite is None else suite)]
-        cells += [_cell(f"{mine[t].metric('main_score'):.3f}" if t in mine else "—", mine[t].metric("main_score") if t in mine else "") for t in CANONICAL_TRACKS]
+        cells = [
+            link,
+            _cell(_reads(first), _reads(first)),
+            _cell("—" if suite is None else f"{suite:.3f}", "" if suite is None else suite),
+        ]
+        cells += [
+            _cell(
+                f"{mine[t].metric('main_score'):.3f}" if t in mine else "—",
+                mine[t].metric("main_score") if t in mine else "",
+            )
+            for t in CANONICAL_TRACKS
+        ]
         parts.append("<tr>" + "".join(cells) + "</tr>")
     parts.append("</tbody></table>")
     for zoo, group in _tracks(entries):
         cols = _columns(zoo.split("@")[0], group)
-        parts.append(f'<h2 id="{esc(zoo)}">{esc(zoo)}</h2><p>{esc(TRACK_TEXT.get(zoo.split("@")[0], ""))}</p>')
+        parts.append(
+            f'<h2 id="{esc(zoo)}">{esc(zoo)}</h2><p>{esc(TRACK_TEXT.get(zoo.split("@")[0], ""))}</p>'
+        )
         for title, section in _groups(group):
             parts.append(f"<h3>{esc(title)}</h3>")
-            head = ["#", "embedder", "verified", "reads", "main score", *map(_header_name, cols), "params", "eval s"]
-            parts.append(f'<table class="sortable" data-zoo="{esc(zoo)}"><thead><tr>' + "".join(f"<th>{esc(h)}</th>" for h in head) + "</tr></thead><tbody>")
+            head = [
+                "#",
+                "embedder",
+                "verified",
+                "reads",
+                "main score",
+                *map(_header_name, cols),
+                "params",
+                "eval s",
+            ]
+            parts.append(
+                f'<table class="sortable" data-zoo="{esc(zoo)}"><thead><tr>'
+                + "".join(f"<th>{esc(h)}</th>" for h in head)
+                + "</tr></thead><tbody>"
+            )
             for rank, e in enumerate(section, 1):
                 link = f'<td data-value="{esc(e.name)}"><a href="../{esc(e.data["embedder"]["submission"])}">{esc(e.name)}</a></td>'
-                cells = [_cell(str(rank), rank), link, _cell("✓" if e.verified else "", int(e.verified)), _cell(_reads(e), _reads(e)),
-                         _cell(_fmt(e.data["metrics"]["main_score"]), e.metric("main_score"))]
+                cells = [
+                    _cell(str(rank), rank),
+                    link,
+                    _cell("✓" if e.verified else "", int(e.verified)),
+                    _cell(_reads(e), _reads(e)),
+                    _cell(_fmt(e.data["metrics"]["main_score"]), e.metric("main_score")),
+                ]
                 for c in cols:
                     v = _value(e, c)
                     cells.append(_cell(_fmt(v), "" if v is None else v["mean"]))
-                cells += [_cell(f"{e.data['embedder']['n_params']:,}", e.data["embedder"]["n_params"]),
-                          _cell(f"{e.data['timings']['total_seconds']:.0f}", round(e.data["timings"]["total_seconds"], 1))]
+                cells += [
+                    _cell(f"{e.data['embedder']['n_params']:,}", e.data["embedder"]["n_params"]),
+                    _cell(
+                        f"{e.data['timings']['total_seconds']:.0f}",
+                        round(e.data["timings"]["total_seconds"], 1),
+                    ),
+                ]
                 parts.append("<tr>" + "".join(cells) + "</tr>")
             parts.append("</tbody></table>")
         parts += _figures(zoo, group)
-    parts.append("<h2>Metrics</h2><dl>" + "".join(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in METRICS.items()) + "</dl>")
+    parts.append(
+        "<h2>Metrics</h2><dl>"
+        + "".join(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in METRICS.items())
+        + "</dl>"
+    )
     parts.append(f"<script>{_SCRIPT}</script></body></html>")
     return "\n".join(parts) + "\n"

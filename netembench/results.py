@@ -29,10 +29,22 @@ from netembench.store import Zoo
 
 SCHEMA_VERSION = 1
 HASHED = ("schema_version", "harness_version", "zoo", "protocol", "embedder", "metrics")
-REQUIRED = (*HASHED, "benchmark", "info", "metric_hyperparameters", "timings", "environment", "date", "content_hash")
+REQUIRED = (
+    *HASHED,
+    "benchmark",
+    "info",
+    "metric_hyperparameters",
+    "timings",
+    "environment",
+    "date",
+    "content_hash",
+)
 OPTIONAL = ("figures",)  # plot data for the results site (not hashed: it changes no score)
 METRIC_FIELDS = ("mean", "std", "per_draw")
-GROUPED = ("arch_probe_accuracy", "budget_curve")  # metrics holding one entry per architecture / probe-set size
+GROUPED = (
+    "arch_probe_accuracy",
+    "budget_curve",
+)  # metrics holding one entry per architecture / probe-set size
 
 
 def flat_metrics(metrics: dict[str, Any]) -> dict[str, dict]:
@@ -62,7 +74,13 @@ def build_result(zoo: Zoo, evaluation: dict[str, Any], device: str) -> dict[str,
         "schema_version": SCHEMA_VERSION,
         "benchmark": {"name": "netembench", "version": __version__},
         "harness_version": HARNESS_VERSION,
-        "zoo": {"name": zoo.name, "version": zoo.version, "fingerprint": zoo.fingerprint, "canonical": zoo.is_canonical, "source": zoo.source},
+        "zoo": {
+            "name": zoo.name,
+            "version": zoo.version,
+            "fingerprint": zoo.fingerprint,
+            "canonical": zoo.is_canonical,
+            "source": zoo.source,
+        },
         "protocol": PROTOCOL_V1.as_dict(),
         "embedder": {
             "name": submission.name,
@@ -96,7 +114,9 @@ def build_result(zoo: Zoo, evaluation: dict[str, Any], device: str) -> dict[str,
 def default_path(results_dir: str | Path, embedder: str, zoo_ref: str) -> Path:
     """RESULTS_DIR/<embedder>/<zoo>@<version>.json, for a name that passed the name rule."""
     if not NAME_RULE.match(embedder):
-        raise ResultError(f"embedder name {embedder!r} cannot name a result file: it must be {NAME_RULE_TEXT}")
+        raise ResultError(
+            f"embedder name {embedder!r} cannot name a result file: it must be {NAME_RULE_TEXT}"
+        )
     return Path(results_dir) / embedder / f"{zoo_ref}.json"
 
 
@@ -139,14 +159,23 @@ def validate_result(result: dict[str, Any]) -> list[str]:
         return [f"schema_version {result.get('schema_version')!r} is not {SCHEMA_VERSION}"]
     problems = [f"missing field {k!r}" for k in REQUIRED if k not in result]
     problems += [f"unexpected field {k!r}" for k in sorted(set(result) - set(REQUIRED) - set(OPTIONAL))]
-    problems += [f"field {k!r} must be an object" for k in ("zoo", "embedder", "metrics", "info", "timings", "protocol")
-                 if k in result and not isinstance(result[k], dict)]
+    problems += [
+        f"field {k!r} must be an object"
+        for k in ("zoo", "embedder", "metrics", "info", "timings", "protocol")
+        if k in result and not isinstance(result[k], dict)
+    ]
     if problems:
         return problems
     for k, kind in (("name", str), ("version", str), ("fingerprint", str)):
         if not isinstance(result["zoo"].get(k), kind):
             problems.append(f"zoo.{k} must be a string")
-    for k, kind in (("name", str), ("submission", str), ("source_hash", str), ("supervised", bool), ("reads", list)):
+    for k, kind in (
+        ("name", str),
+        ("submission", str),
+        ("source_hash", str),
+        ("supervised", bool),
+        ("reads", list),
+    ):
         if not isinstance(result["embedder"].get(k), kind):
             problems.append(f"embedder.{k} must be a {kind.__name__}")
     if problems:

@@ -114,7 +114,9 @@ class ZooSpec:
         lines += [f"shard_size = {self.shard_size}", "", "[tasks]", f"family = {_toml(self.tasks.kind)}"]
         lines += [f"{f.name} = {_toml(getattr(self.tasks, f.name))}" for f in dataclasses.fields(self.tasks)]
         lines += ["", "[training]"]
-        lines += [f"{f.name} = {_toml(getattr(self.training, f.name))}" for f in dataclasses.fields(self.training)]
+        lines += [
+            f"{f.name} = {_toml(getattr(self.training, f.name))}" for f in dataclasses.fields(self.training)
+        ]
         for split in self.splits:
             lines += ["", "[[splits]]"]
             lines += [f"{f.name} = {_toml(getattr(split, f.name))}" for f in dataclasses.fields(split)]
@@ -140,7 +142,9 @@ def _toml(value: Any) -> str:
     raise TypeError(f"cannot write {value!r} to TOML")
 
 
-def _build(cls: type, table: dict[str, Any], where: str, source: str, parsed: dict[str, Any] | None = None) -> Any:
+def _build(
+    cls: type, table: dict[str, Any], where: str, source: str, parsed: dict[str, Any] | None = None
+) -> Any:
     """Instantiate a dataclass from a TOML table, naming any missing, unknown or mistyped field.
 
     `parsed` holds fields already built from sub-tables; they are passed through as they are.
@@ -171,7 +175,9 @@ def _coerce(value: Any, annotation: Any, where: str, source: str) -> Any:
     if kind not in ok:
         raise TypeError(f"unsupported spec field type {kind}")
     if not ok[kind]:
-        raise SpecError(f"{source}: field {where} must be {kind.replace('tuple[int, ...]', 'a list of integers')}, got {value!r}")
+        raise SpecError(
+            f"{source}: field {where} must be {kind.replace('tuple[int, ...]', 'a list of integers')}, got {value!r}"
+        )
     return float(value) if kind == "float" else tuple(value) if kind.startswith("tuple") else value
 
 
@@ -188,7 +194,9 @@ def parse_spec(text: str, source: str = "<spec>") -> ZooSpec:
     splits = data.pop("splits", None) or _missing(source, "[[splits]]")
     parsed = {
         "tasks": _build(FAMILIES[family], tasks_table, "[tasks]", source),
-        "training": _build(TrainConfig, data.pop("training", None) or _missing(source, "[training]"), "[training]", source),
+        "training": _build(
+            TrainConfig, data.pop("training", None) or _missing(source, "[training]"), "[training]", source
+        ),
         "splits": tuple(_build(SplitSpec, s, f"[[splits]] #{i + 1}", source) for i, s in enumerate(splits)),
     }
     spec = _build(ZooSpec, data, "the top level", source, parsed)
@@ -235,7 +243,9 @@ def _validate(spec: ZooSpec, source: str) -> None:
     for a in seen_seeds:
         for b in seen_seeds:
             if a < b and seen_seeds[a] & seen_seeds[b]:
-                fail(f"splits {a!r} and {b!r} share seeds {sorted(seen_seeds[a] & seen_seeds[b])[:5]}; splits must be seed-disjoint")
+                fail(
+                    f"splits {a!r} and {b!r} share seeds {sorted(seen_seeds[a] & seen_seeds[b])[:5]}; splits must be seed-disjoint"
+                )
     if any(s.tasks == "unseen" for s in spec.splits) and not _has_unseen(spec.tasks):
         fail("a split asks for unseen tasks but the task family holds none out")
 
@@ -253,33 +263,61 @@ def _ranges(spec: ZooSpec) -> list[tuple[str, Any, str, bool]]:
         ("[training].steps", t.steps, "an integer from 1 to 1,000,000", 1 <= t.steps <= 1_000_000),
         ("[training].batch_size", t.batch_size, "an integer from 1 to 4096", 1 <= t.batch_size <= 4096),
         ("[training].lr", t.lr, "finite, 0 < lr <= 1", _finite(t.lr) and 0 < t.lr <= 1),
-        ("[training].lr_final", t.lr_final, f"finite, 0 < lr_final <= lr ({t.lr!r})", _finite(t.lr_final) and 0 < t.lr_final <= t.lr),
-        ("[tasks].degrees", list(f.degrees), f"a non-empty list of degrees from 1 to {MAX_DEGREE}",
-         bool(f.degrees) and all(1 <= d <= MAX_DEGREE for d in f.degrees)),
+        (
+            "[training].lr_final",
+            t.lr_final,
+            f"finite, 0 < lr_final <= lr ({t.lr!r})",
+            _finite(t.lr_final) and 0 < t.lr_final <= t.lr,
+        ),
+        (
+            "[tasks].degrees",
+            list(f.degrees),
+            f"a non-empty list of degrees from 1 to {MAX_DEGREE}",
+            bool(f.degrees) and all(1 <= d <= MAX_DEGREE for d in f.degrees),
+        ),
         ("[tasks].root_range", f.root_range, "finite and > 0", _finite(f.root_range) and f.root_range > 0),
         ("[tasks].max_attempts", f.max_attempts, "an integer >= 1", f.max_attempts >= 1),
     ]
     if isinstance(f, SeparatedFamily):
-        checks += [("[tasks].n_tasks", f.n_tasks, "an integer >= 1", f.n_tasks >= 1),
-                   ("[tasks].n_unseen", f.n_unseen, "an integer >= 0", f.n_unseen >= 0),
-                   ("[tasks].min_distance", f.min_distance, "finite, 0 <= min_distance < 1", _finite(f.min_distance) and 0 <= f.min_distance < 1)]
+        checks += [
+            ("[tasks].n_tasks", f.n_tasks, "an integer >= 1", f.n_tasks >= 1),
+            ("[tasks].n_unseen", f.n_unseen, "an integer >= 0", f.n_unseen >= 0),
+            (
+                "[tasks].min_distance",
+                f.min_distance,
+                "finite, 0 <= min_distance < 1",
+                _finite(f.min_distance) and 0 <= f.min_distance < 1,
+            ),
+        ]
     else:
-        checks += [("[tasks].n_families", f.n_families, "an integer >= 1", f.n_families >= 1),
-                   ("[tasks].n_variants", f.n_variants, "an integer >= 1", f.n_variants >= 1),
-                   ("[tasks].eps", f.eps, "finite and > 0", _finite(f.eps) and f.eps > 0),
-                   ("[tasks].floor", f.floor, "finite, 0 <= floor < 1", _finite(f.floor) and 0 <= f.floor < 1),
-                   ("[tasks].base_min_distance", f.base_min_distance, "finite, 0 <= base_min_distance < 1",
-                    _finite(f.base_min_distance) and 0 <= f.base_min_distance < 1),
-                   ("[tasks].n_unseen_variants", f.n_unseen_variants, "an integer >= 0", f.n_unseen_variants >= 0),
-                   ("[tasks].n_unseen_families", f.n_unseen_families, "an integer >= 0", f.n_unseen_families >= 0)]
+        checks += [
+            ("[tasks].n_families", f.n_families, "an integer >= 1", f.n_families >= 1),
+            ("[tasks].n_variants", f.n_variants, "an integer >= 1", f.n_variants >= 1),
+            ("[tasks].eps", f.eps, "finite and > 0", _finite(f.eps) and f.eps > 0),
+            ("[tasks].floor", f.floor, "finite, 0 <= floor < 1", _finite(f.floor) and 0 <= f.floor < 1),
+            (
+                "[tasks].base_min_distance",
+                f.base_min_distance,
+                "finite, 0 <= base_min_distance < 1",
+                _finite(f.base_min_distance) and 0 <= f.base_min_distance < 1,
+            ),
+            ("[tasks].n_unseen_variants", f.n_unseen_variants, "an integer >= 0", f.n_unseen_variants >= 0),
+            ("[tasks].n_unseen_families", f.n_unseen_families, "an integer >= 0", f.n_unseen_families >= 0),
+        ]
     for i, s in enumerate(spec.splits, 1):
-        checks += [(f"[[splits]] #{i}.n_seeds", s.n_seeds, "an integer >= 1", s.n_seeds >= 1),
-                   (f"[[splits]] #{i}.first_seed", s.first_seed, "an integer >= 0", s.first_seed >= 0)]
+        checks += [
+            (f"[[splits]] #{i}.n_seeds", s.n_seeds, "an integer >= 1", s.n_seeds >= 1),
+            (f"[[splits]] #{i}.first_seed", s.first_seed, "an integer >= 0", s.first_seed >= 0),
+        ]
     return checks
 
 
 def _has_unseen(family: TaskFamily) -> bool:
-    return bool(getattr(family, "n_unseen", 0) or getattr(family, "n_unseen_variants", 0) or getattr(family, "n_unseen_families", 0))
+    return bool(
+        getattr(family, "n_unseen", 0)
+        or getattr(family, "n_unseen_variants", 0)
+        or getattr(family, "n_unseen_families", 0)
+    )
 
 
 def load_spec_file(path: str | Path) -> ZooSpec:
@@ -316,7 +354,9 @@ def resolve_spec(ref: str) -> ZooSpec:
     matches = [s for s in specs.values() if s.name == name]
     if not matches:
         known = sorted({s.name for s in specs.values()})
-        raise SpecError(f"unknown zoo {name!r}; known zoos: {', '.join(known)} (or give a path to a .toml spec)")
+        raise SpecError(
+            f"unknown zoo {name!r}; known zoos: {', '.join(known)} (or give a path to a .toml spec)"
+        )
     if not version:
         return max(matches, key=lambda s: _version_key(s.version))
     for spec in matches:

@@ -101,7 +101,9 @@ def check_output(out: Path, overwrite: bool) -> None:
     if out.exists() and not overwrite:
         raise ZooError(f"{out} already exists; pass --overwrite (overwrite=True) to replace it")
     if out.is_dir() and not (out / MANIFEST).is_file() and any(out.iterdir()):
-        raise ZooError(f"{out} is neither a zoo nor empty; --overwrite replaces only zoo folders. Choose another --out")
+        raise ZooError(
+            f"{out} is neither a zoo nor empty; --overwrite replaces only zoo folders. Choose another --out"
+        )
 
 
 @contextmanager
@@ -149,7 +151,11 @@ def split_files(manifest_files: dict, splits: list[str] | None) -> list[str]:
     if splits is None:
         return sorted(manifest_files)
     keep = {"README.md", "spec.toml", "tasks.parquet"} | {f"metadata/{s}.parquet" for s in splits}
-    return sorted(f for f in manifest_files if f in keep or (f.startswith("weights/") and f.rsplit("/", 1)[1].rsplit("-", 1)[0] in splits))
+    return sorted(
+        f
+        for f in manifest_files
+        if f in keep or (f.startswith("weights/") and f.rsplit("/", 1)[1].rsplit("-", 1)[0] in splits)
+    )
 
 
 def verify_zoo(folder: str | Path, splits: list[str] | None = None) -> list[str]:
@@ -161,8 +167,12 @@ def verify_zoo(folder: str | Path, splits: list[str] | None = None) -> list[str]
     manifest = read_manifest(folder)
     problems = []
     listed = {k: manifest["files"][k] for k in split_files(manifest["files"], splits)}
-    present = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file() and p.name != MANIFEST}
-    present -= set(manifest["files"]) - set(listed)  # files of other splits are allowed, and checked when used
+    present = {
+        p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file() and p.name != MANIFEST
+    }
+    present -= set(manifest["files"]) - set(
+        listed
+    )  # files of other splits are allowed, and checked when used
     for rel in sorted(set(listed) - present):
         problems.append(f"{rel}: missing")
     for rel in sorted(present - set(listed)):
@@ -179,14 +189,22 @@ def verify_zoo(folder: str | Path, splits: list[str] | None = None) -> list[str]
 def read_manifest(folder: Path) -> dict[str, Any]:
     path = folder / MANIFEST
     if not folder.is_dir():
-        raise ZooError(f"{folder} is not a folder; give a zoo folder, a zoo name such as 'poly-seed', or a hub repository")
+        raise ZooError(
+            f"{folder} is not a folder; give a zoo folder, a zoo name such as 'poly-seed', or a hub repository"
+        )
     if not path.is_file():
-        raise ZooError(f"{folder} is not a netembench zoo: it has no {MANIFEST} (build one with 'netembench zoo build')")
+        raise ZooError(
+            f"{folder} is not a netembench zoo: it has no {MANIFEST} (build one with 'netembench zoo build')"
+        )
     try:
         manifest = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise ZooIntegrityError(f"{path} is not valid JSON ({err}); re-download or rebuild the zoo") from None
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT or not isinstance(manifest.get("files"), dict):
+    if (
+        not isinstance(manifest, dict)
+        or manifest.get("format") != FORMAT
+        or not isinstance(manifest.get("files"), dict)
+    ):
         raise ZooError(f"{path} is not a netembench zoo manifest")
     if manifest.get("format_version") not in READABLE_FORMATS:
         raise ZooError(
@@ -205,15 +223,23 @@ def reference_note(ref: str, fingerprint: str) -> str | None:
 
     spec = canonical_specs().get(ref)
     if spec is None:
-        return None if ref.split("@")[0] not in {s.name for s in canonical_specs().values()} else (
-            f"note: {ref} is not a shipped version of {ref.split('@')[0]}; its results are not comparable with the leaderboard's"
+        return (
+            None
+            if ref.split("@")[0] not in {s.name for s in canonical_specs().values()}
+            else (
+                f"note: {ref} is not a shipped version of {ref.split('@')[0]}; its results are not comparable with the leaderboard's"
+            )
         )
     if spec.superseded_by:
-        return (f"note: {ref} is superseded by {spec.name}@{spec.superseded_by}; its results are listed apart as "
-                f"superseded (build or download {spec.name}@{spec.superseded_by})")
+        return (
+            f"note: {ref} is superseded by {spec.name}@{spec.superseded_by}; its results are listed apart as "
+            f"superseded (build or download {spec.name}@{spec.superseded_by})"
+        )
     if fingerprint != spec.reference_fingerprint:
-        return (f"note: {ref} fingerprint {fingerprint[:12]} is not the reference {spec.reference_fingerprint[:12] or '(none recorded)'}: "
-                "not the canonical build, so it draws other evaluation probes and its results are listed as non-canonical")
+        return (
+            f"note: {ref} fingerprint {fingerprint[:12]} is not the reference {spec.reference_fingerprint[:12] or '(none recorded)'}: "
+            "not the canonical build, so it draws other evaluation probes and its results are listed as non-canonical"
+        )
     return None
 
 
@@ -232,15 +258,25 @@ class ModelGroup:
 class Zoo:
     """A verified zoo on disk: metadata, tasks, spec, fingerprint, and lazy weight access."""
 
-    def __init__(self, folder: str | Path, verify: bool = True, source: dict | None = None, splits: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        folder: str | Path,
+        verify: bool = True,
+        source: dict | None = None,
+        splits: list[str] | None = None,
+    ) -> None:
         self.path = Path(folder)
         self.manifest = read_manifest(self.path)
         self.available = splits  # None: every split; else a partial zoo holding these splits only
         if verify:
             problems = verify_zoo(self.path, splits)
             if problems:
-                listing = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")
-                raise ZooIntegrityError(f"zoo {self.path} failed verification: {listing}. Re-download or rebuild it (--overwrite)")
+                listing = "; ".join(problems[:5]) + (
+                    f"; and {len(problems) - 5} more" if len(problems) > 5 else ""
+                )
+                raise ZooIntegrityError(
+                    f"zoo {self.path} failed verification: {listing}. Re-download or rebuild it (--overwrite)"
+                )
         self.spec: ZooSpec = parse_spec((self.path / "spec.toml").read_text(), str(self.path / "spec.toml"))
         self.fingerprint = self._identity(verify)
         self.source = source or {"kind": "local", "path": str(self.path)}
@@ -302,9 +338,18 @@ class Zoo:
     def table(self, split: str) -> dict[str, np.ndarray]:
         """Metadata columns of one split as numpy arrays."""
         if split not in self.splits:
-            held = "" if not self.partial else " (a partial download: fetch the split with --split, or the whole zoo)"
-            raise ZooError(f"zoo {self.spec.ref} has no split {split!r}{held}; splits: {', '.join(self.splits)}")
-        return {k: np.asarray(v) for k, v in pq.read_table(self.path / "metadata" / f"{split}.parquet").to_pydict().items()}
+            held = (
+                ""
+                if not self.partial
+                else " (a partial download: fetch the split with --split, or the whole zoo)"
+            )
+            raise ZooError(
+                f"zoo {self.spec.ref} has no split {split!r}{held}; splits: {', '.join(self.splits)}"
+            )
+        return {
+            k: np.asarray(v)
+            for k, v in pq.read_table(self.path / "metadata" / f"{split}.parquet").to_pydict().items()
+        }
 
     @cached_property
     def metadata(self) -> Any:
@@ -312,7 +357,10 @@ class Zoo:
         import datasets
 
         return datasets.DatasetDict(
-            {s: datasets.Dataset(pq.read_table(self.path / "metadata" / f"{s}.parquet"), split=s) for s in self.splits}
+            {
+                s: datasets.Dataset(pq.read_table(self.path / "metadata" / f"{s}.parquet"), split=s)
+                for s in self.splits
+            }
         )
 
     def groups(self, split: str) -> list[ModelGroup]:
@@ -350,8 +398,12 @@ class Zoo:
                 meta = f.metadata() or {}
                 tensors = {k: f.get_tensor(k) for k in f.keys()}
         except (SafetensorError, OSError) as err:
-            raise ZooIntegrityError(f"cannot read weight shard {path}: {err}; run 'netembench zoo verify'") from None
+            raise ZooIntegrityError(
+                f"cannot read weight shard {path}: {err}; run 'netembench zoo verify'"
+            ) from None
         if meta.get("arch") != arch.name:
-            raise ZooIntegrityError(f"weight shard {path} holds architecture {meta.get('arch')!r}, expected {arch.name}")
+            raise ZooIntegrityError(
+                f"weight shard {path} holds architecture {meta.get('arch')!r}, expected {arch.name}"
+            )
         Population.from_state_dict(arch, tensors)  # validates every shape
         return tensors

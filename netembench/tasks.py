@@ -188,7 +188,10 @@ class SeparatedFamily:
             accepted.add(
                 _draw_until(
                     lambda: _root_polynomial(rng, self.degrees, self.root_range),
-                    accepted, self.min_distance, f"task {i} of {total}", self.max_attempts,
+                    accepted,
+                    self.min_distance,
+                    f"task {i} of {total}",
+                    self.max_attempts,
                 )
             )
         return _task_set(accepted.coef, np.arange(total), np.arange(total) >= self.n_tasks)
@@ -229,7 +232,11 @@ class FineFamily:
             base = bases.coef[family]
             for v in range(count):
                 variant = lambda: normalise(base + self.eps * draw())  # noqa: E731
-                tasks.add(_draw_until(variant, tasks, self.floor, f"variant {v} of family {family}", self.max_attempts))
+                tasks.add(
+                    _draw_until(
+                        variant, tasks, self.floor, f"variant {v} of family {family}", self.max_attempts
+                    )
+                )
                 families.append(family)
                 unseen.append(held_out)
 
@@ -246,8 +253,13 @@ def _task_set(coef: np.ndarray, family: np.ndarray, unseen: np.ndarray) -> TaskS
     dist = rms_distances(coef, coef)
     np.fill_diagonal(dist, np.inf)
     min_distance = float(dist.min()) if len(coef) > 1 else float("inf")
-    return TaskSet(coef=coef, family=family.astype(np.int64), unseen=unseen.astype(bool), min_distance=min_distance)
+    return TaskSet(
+        coef=coef, family=family.astype(np.int64), unseen=unseen.astype(bool), min_distance=min_distance
+    )
 
 
 TaskFamily = SeparatedFamily | FineFamily
-FAMILIES: dict[str, type[SeparatedFamily] | type[FineFamily]] = {"separated": SeparatedFamily, "fine": FineFamily}
+FAMILIES: dict[str, type[SeparatedFamily] | type[FineFamily]] = {
+    "separated": SeparatedFamily,
+    "fine": FineFamily,
+}

@@ -41,7 +41,9 @@ def training_batches(
     its size); draws never repeat the evaluation draws' keys. Deterministic for a given `seed`.
     """
     if split not in ("train", "validation"):
-        raise ValueError(f"training batches come from 'train' (or 'validation' for model selection), not {split!r}")
+        raise ValueError(
+            f"training batches come from 'train' (or 'validation' for model selection), not {split!r}"
+        )
     groups = zoo.groups(split)
     pops = [zoo.population(g).to(device) for g in groups]
     sizes = np.array([len(g) for g in groups], dtype=float)

@@ -93,7 +93,14 @@ def _serve(conn: Connection, ref: str, device: str) -> None:
                 batch = rebuild_batch(meta, tensors).to(device)
                 out = getattr(embedder, meta["op"])(batch)
             if not isinstance(out, Tensor):
-                conn.send_bytes(encode({"error": "TypeError", "message": f"returned {type(out).__name__}; expected a torch.Tensor"}))
+                conn.send_bytes(
+                    encode(
+                        {
+                            "error": "TypeError",
+                            "message": f"returned {type(out).__name__}; expected a torch.Tensor",
+                        }
+                    )
+                )
                 continue
             conn.send_bytes(encode({"ok": True}, {"out": out}))
         except Unsupported as why:
@@ -111,8 +118,12 @@ class WorkerRunner:
         # The worker idles while the harness scores; spinning OpenMP threads there cost the harness
         # 15-30% of its time on 2 cores (measured), so its threads sleep when idle.
         env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE"}
-        self._process = subprocess.Popen([sys.executable, "-m", "netembench.worker", str(theirs.fileno()), self.ref, device],
-                                         pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, env=env)
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "netembench.worker", str(theirs.fileno()), self.ref, device],
+            pass_fds=(theirs.fileno(),),
+            stdin=subprocess.DEVNULL,
+            env=env,
+        )
         theirs.close()
         self._conn = Connection(mine.detach())
         self._info: SubmissionInfo | None = None  # the worker's handshake, awaited on first use
@@ -147,25 +158,37 @@ class WorkerRunner:
         timeout = timeout or self.timeout
         if not self._conn.poll(timeout):
             self.close(kill=True)
-            raise SubmissionError(f"embedder {name!r} did not answer {what} on {where} within the {timeout:g} s "
-                                  "timeout (--timeout); its worker was stopped")
+            raise SubmissionError(
+                f"embedder {name!r} did not answer {what} on {where} within the {timeout:g} s "
+                "timeout (--timeout); its worker was stopped"
+            )
         try:
             meta, tensors = decode(self._conn.recv_bytes(MAX_MESSAGE))
         except (EOFError, OSError):
             code = self._wait(5)
-            raise SubmissionError(f"embedder {name!r}: its worker exited (code {code}) during {what} on {where}") from None
+            raise SubmissionError(
+                f"embedder {name!r}: its worker exited (code {code}) during {what} on {where}"
+            ) from None
         except (ValueError, KeyError, json.JSONDecodeError, safetensors.SafetensorError) as err:
             self.close(kill=True)
-            raise SubmissionError(f"embedder {name!r} sent an unreadable answer to {what} on {where} ({err})") from None
+            raise SubmissionError(
+                f"embedder {name!r} sent an unreadable answer to {what} on {where} ({err})"
+            ) from None
         if "unsupported" in meta:
             raise Unsupported(meta["unsupported"])
         if meta.get("error") == "SubmissionError":  # loading failed: the loader's own message
             raise SubmissionError(meta["message"])
         if "error" in meta:
             hint = ""
-            if meta["error"] in ("AttributeError", "TypeError") and "NoneType" in meta["message"] and self._info is not None:
+            if (
+                meta["error"] in ("AttributeError", "TypeError")
+                and "NoneType" in meta["message"]
+                and self._info is not None
+            ):
                 hint = f" (batch fields not declared in `reads` are None; it declares {sorted(self._info.reads)})"
-            raise SubmissionError(f"embedder {name!r} raised {meta['error']} in {what} on {where}: {meta['message']}{hint}")
+            raise SubmissionError(
+                f"embedder {name!r} raised {meta['error']} in {what} on {where}: {meta['message']}{hint}"
+            )
         return meta, tensors
 
     def _wait(self, seconds: float) -> int | None:

@@ -39,8 +39,12 @@ class FakeHub:
 
     def add(self, repo_id: str, folder: Path, refs: tuple[str, ...] = ("main",)) -> str:
         """Publish `folder` as a commit of `repo_id`, pointed to by `refs`; returns the commit."""
-        files = {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
-        commit = hashlib.sha1(repo_id.encode() + b"".join(hashlib.sha1(v).digest() for v in files.values())).hexdigest()
+        files = {
+            p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()
+        }
+        commit = hashlib.sha1(
+            repo_id.encode() + b"".join(hashlib.sha1(v).digest() for v in files.values())
+        ).hexdigest()
         repo = self.repos.setdefault(repo_id, {"refs": {}, "commits": {}})
         repo["commits"][commit] = files
         for ref in refs:
@@ -88,12 +92,18 @@ class FakeHub:
                     return
                 if parts[:3] == ["api", "repos", "create"]:
                     self._create_repo(json.loads(body))
-                elif parts[:2] == ["api", "datasets"] and len(parts) >= 6 and parts[4] in ("preupload", "commit", "tag"):
+                elif (
+                    parts[:2] == ["api", "datasets"]
+                    and len(parts) >= 6
+                    and parts[4] in ("preupload", "commit", "tag")
+                ):
                     repo_id = f"{parts[2]}/{parts[3]}"
                     commit, files = self._commit(repo_id, parts[5])
                     if commit is None:
                         return
-                    handler = {"preupload": self._preupload, "commit": self._commit_files, "tag": self._tag}[parts[4]]
+                    handler = {"preupload": self._preupload, "commit": self._commit_files, "tag": self._tag}[
+                        parts[4]
+                    ]
                     handler(repo_id, parts[5], commit, files, body)
                 else:
                     self._error(404, "NotFound", f"no route for POST {path}")
@@ -102,9 +112,18 @@ class FakeHub:
                 if payload.get("type") != "dataset":
                     self._error(400, "BadRequest", "this hub holds dataset repositories only")
                     return
-                repo_id = f"{payload['organization']}/{payload['name']}" if payload.get("organization") else payload["name"]
+                repo_id = (
+                    f"{payload['organization']}/{payload['name']}"
+                    if payload.get("organization")
+                    else payload["name"]
+                )
                 if repo_id in hub.repos:
-                    self._error(409, "Conflict", "You already created this dataset repo", url=f"{hub.url}/datasets/{repo_id}")
+                    self._error(
+                        409,
+                        "Conflict",
+                        "You already created this dataset repo",
+                        url=f"{hub.url}/datasets/{repo_id}",
+                    )
                     return
                 private = bool(payload.get("private")) or payload.get("visibility") == "private"
                 hub.repos[repo_id] = {"refs": {}, "commits": {}, "private": private}
@@ -113,11 +132,21 @@ class FakeHub:
 
             def _preupload(self, repo_id: str, rev: str, commit: str, files: dict, body: bytes) -> None:
                 wanted = json.loads(body)["files"]
-                self._json({"files": [
-                    {"path": f["path"], "uploadMode": "regular", "shouldIgnore": False,
-                     "oid": hashlib.sha1(files[f["path"]]).hexdigest() if f["path"] in files else None}
-                    for f in wanted
-                ]})
+                self._json(
+                    {
+                        "files": [
+                            {
+                                "path": f["path"],
+                                "uploadMode": "regular",
+                                "shouldIgnore": False,
+                                "oid": hashlib.sha1(files[f["path"]]).hexdigest()
+                                if f["path"] in files
+                                else None,
+                            }
+                            for f in wanted
+                        ]
+                    }
+                )
 
             def _commit_files(self, repo_id: str, rev: str, commit: str, files: dict, body: bytes) -> None:
                 lines = [json.loads(line) for line in body.splitlines() if line.strip()]
@@ -135,8 +164,13 @@ class FakeHub:
                         self._error(400, "BadRequest", f"this hub does not accept {line['key']!r} operations")
                         return
                 oid = hub.commit(repo_id, commit, new, rev)
-                self._json({"commitUrl": f"{hub.url}/datasets/{repo_id}/commit/{oid}", "commitOid": oid,
-                            "pullRequestUrl": None})
+                self._json(
+                    {
+                        "commitUrl": f"{hub.url}/datasets/{repo_id}/commit/{oid}",
+                        "commitOid": oid,
+                        "pullRequestUrl": None,
+                    }
+                )
 
             def _tag(self, repo_id: str, rev: str, commit: str, files: dict, body: bytes) -> None:
                 tag = json.loads(body)["tag"]
@@ -185,13 +219,28 @@ class FakeHub:
                     if commit is None:
                         return
                     if parts[4] == "revision":
-                        self._json({"id": repo_id, "sha": commit, "private": False, "siblings": [{"rfilename": f} for f in files]})
+                        self._json(
+                            {
+                                "id": repo_id,
+                                "sha": commit,
+                                "private": False,
+                                "siblings": [{"rfilename": f} for f in files],
+                            }
+                        )
                     else:
                         under = "/".join(parts[6:])
-                        self._json([
-                            {"type": "file", "path": f, "size": len(v), "oid": hashlib.sha1(v).hexdigest()}
-                            for f, v in files.items() if f.startswith(under)
-                        ])
+                        self._json(
+                            [
+                                {
+                                    "type": "file",
+                                    "path": f,
+                                    "size": len(v),
+                                    "oid": hashlib.sha1(v).hexdigest(),
+                                }
+                                for f, v in files.items()
+                                if f.startswith(under)
+                            ]
+                        )
                 elif parts[0] == "datasets" and len(parts) >= 6 and parts[3] == "resolve":
                     repo_id, rel = f"{parts[1]}/{parts[2]}", "/".join(parts[5:])
                     commit, files = self._commit(repo_id, parts[4])

@@ -41,25 +41,57 @@ SPEC_CASES = {
     "batch_size = 16": ("batch_size = 0", "[training].batch_size = 0 is out of range"),
 }
 EXTRA_LINES = {
-    "lr too large": ("[training]", "[training]\nlr = 1e6", "[training].lr = 1000000.0 is out of range: finite, 0 < lr <= 1"),
+    "lr too large": (
+        "[training]",
+        "[training]\nlr = 1e6",
+        "[training].lr = 1000000.0 is out of range: finite, 0 < lr <= 1",
+    ),
     "lr nan": ("[training]", "[training]\nlr = nan", "[training].lr = nan is out of range"),
     "lr zero": ("[training]", "[training]\nlr = 0.0", "[training].lr = 0.0 is out of range"),
-    "lr_final above lr": ("[training]", "[training]\nlr_final = 0.5", "[training].lr_final = 0.5 is out of range: finite, 0 < lr_final <= lr"),
-    "no degrees": ("[tasks]", "[tasks]\ndegrees = []", "[tasks].degrees = [] is out of range: a non-empty list of degrees from 1 to 4"),
+    "lr_final above lr": (
+        "[training]",
+        "[training]\nlr_final = 0.5",
+        "[training].lr_final = 0.5 is out of range: finite, 0 < lr_final <= lr",
+    ),
+    "no degrees": (
+        "[tasks]",
+        "[tasks]\ndegrees = []",
+        "[tasks].degrees = [] is out of range: a non-empty list of degrees from 1 to 4",
+    ),
     "degree 7": ("[tasks]", "[tasks]\ndegrees = [7]", "[tasks].degrees = [7] is out of range"),
-    "negative root range": ("[tasks]", "[tasks]\nroot_range = -1.0", "[tasks].root_range = -1.0 is out of range: finite and > 0"),
+    "negative root range": (
+        "[tasks]",
+        "[tasks]\nroot_range = -1.0",
+        "[tasks].root_range = -1.0 is out of range: finite and > 0",
+    ),
     "zero attempts": ("[tasks]", "[tasks]\nmax_attempts = 0", "[tasks].max_attempts = 0 is out of range"),
     "fit bar nan": ("fit_bar = 10.0", "fit_bar = nan", "fit_bar = nan is out of range"),
     "shard size": ("shard_size = 4", "shard_size = 0", "shard_size = 0 is out of range"),
     "no seeds": ("n_seeds = 2", "n_seeds = 0", "[[splits]] #1.n_seeds = 0 is out of range"),
-    "negative seed": ("first_seed = 0\nn_seeds = 2", "first_seed = -1\nn_seeds = 2", "[[splits]] #1.first_seed = -1 is out of range"),
+    "negative seed": (
+        "first_seed = 0\nn_seeds = 2",
+        "first_seed = -1\nn_seeds = 2",
+        "[[splits]] #1.first_seed = -1 is out of range",
+    ),
     "bad version": ('version = "0.1.0"', 'version = "0.1"', "version '0.1' is not semantic"),
     "bad name": ('name = "tiny"', 'name = "Bad Name"', "name 'Bad Name' must be lower-case"),
-    "unknown field": ("shard_size = 4", "shard_size = 4\nshards = 3", "unknown field 'shards' in the top level"),
+    "unknown field": (
+        "shard_size = 4",
+        "shard_size = 4\nshards = 3",
+        "unknown field 'shards' in the top level",
+    ),
     "mistyped field": ("shard_size = 4", 'shard_size = "four"', "field the top level.shard_size must be int"),
     "bad architecture": ('arch = "1-6-1"', 'arch = "2-6-1"', "architecture '2-6-1' is not of the form"),
-    "seeds shared": ("first_seed = 2\nn_seeds = 1", "first_seed = 1\nn_seeds = 1", "share seeds [1]; splits must be seed-disjoint"),
-    "bad superseded_by": ("shard_size = 4", 'shard_size = 4\nsuperseded_by = "next"', "superseded_by 'next' is not a semantic version"),
+    "seeds shared": (
+        "first_seed = 2\nn_seeds = 1",
+        "first_seed = 1\nn_seeds = 1",
+        "share seeds [1]; splits must be seed-disjoint",
+    ),
+    "bad superseded_by": (
+        "shard_size = 4",
+        'shard_size = 4\nsuperseded_by = "next"',
+        "superseded_by 'next' is not a semantic version",
+    ),
     "unknown family": ('family = "separated"', 'family = "wiggly"', "[tasks].family must be one of"),
     "not toml": ("[training]", "[training", "not valid TOML"),
 }
@@ -70,8 +102,11 @@ def _spec_text(old: str, new: str) -> str:
     return TINY_SPEC.replace(old, new, 1)
 
 
-@pytest.mark.parametrize("old,new,message", [(k, *v) for k, v in SPEC_CASES.items()] + list(EXTRA_LINES.values()),
-                         ids=list(SPEC_CASES) + list(EXTRA_LINES))
+@pytest.mark.parametrize(
+    "old,new,message",
+    [(k, *v) for k, v in SPEC_CASES.items()] + list(EXTRA_LINES.values()),
+    ids=list(SPEC_CASES) + list(EXTRA_LINES),
+)
 def test_bad_specs_fail_in_one_line_and_write_nothing(tmp_path, capsys, old, new, message):
     spec = tmp_path / "bad.toml"
     spec.write_text(_spec_text(old, new))
@@ -81,12 +116,16 @@ def test_bad_specs_fail_in_one_line_and_write_nothing(tmp_path, capsys, old, new
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(field=st.sampled_from(["lr", "lr_final", "steps", "batch_size"]),
-       value=st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(-10**9, 10**9)))
+@given(
+    field=st.sampled_from(["lr", "lr_final", "steps", "batch_size"]),
+    value=st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(-(10**9), 10**9)),
+)
 def test_any_training_value_parses_or_fails_with_a_spec_error(field, value):
     """Property: whatever number a field holds, parsing succeeds with the value in range, or raises
     SpecError naming the field; never another exception."""
-    text = TINY_SPEC.replace("[training]", f"[training]\n{field} = {value!r}".replace("inf", "inf").replace("nan", "nan"), 1)
+    text = TINY_SPEC.replace(
+        "[training]", f"[training]\n{field} = {value!r}".replace("inf", "inf").replace("nan", "nan"), 1
+    )
     if field in ("steps", "batch_size"):
         text = text.replace(f"{field} = {60 if field == 'steps' else 16}\n", "", 1)
     try:
@@ -119,11 +158,15 @@ def test_unreadable_or_unsatisfiable_spec_files(tmp_path, capsys, case):
 
 # ---------------------------------------------------------------- builds: outputs and the fit bar
 
+
 def test_build_output_refusals(tmp_path, capsys):
     spec = tmp_path / "tiny.toml"
     spec.write_text(TINY_SPEC)
     (tmp_path / "file").write_text("x")
-    one_line_error(*run(capsys, "zoo", "build", spec, "--out", tmp_path / "file", "--quiet")[::2], "is a file, not a folder")
+    one_line_error(
+        *run(capsys, "zoo", "build", spec, "--out", tmp_path / "file", "--quiet")[::2],
+        "is a file, not a folder",
+    )
     photos = tmp_path / "photos"
     photos.mkdir()
     (photos / "a.jpg").write_text("x")
@@ -155,6 +198,7 @@ def test_a_killed_build_leaves_nothing_the_next_build_keeps(tmp_path, tiny_spec)
 
 # ---------------------------------------------------------------- zoo files
 
+
 @pytest.fixture()
 def zoo_copy(tiny_zoo, tmp_path):
     return shutil.copytree(tiny_zoo.path, tmp_path / "zoo")
@@ -165,9 +209,16 @@ ZOO_DAMAGE = {
     "missing table": (lambda z: (z / "tasks.parquet").unlink(), "tasks.parquet: missing"),
     "extra file": (lambda z: (z / "notes.txt").write_text("x"), "notes.txt: not in the manifest"),
     "manifest not json": (lambda z: (z / "manifest.json").write_text("{"), "is not valid JSON"),
-    "future format": (lambda z: (z / "manifest.json").write_text(json.dumps({"format": "netembench-zoo", "format_version": 99, "files": {}})),
-                      "zoo format version 99"),
-    "edited spec": (lambda z: (z / "spec.toml").write_text((z / "spec.toml").read_text() + "\n"), "spec.toml: s"),
+    "future format": (
+        lambda z: (z / "manifest.json").write_text(
+            json.dumps({"format": "netembench-zoo", "format_version": 99, "files": {}})
+        ),
+        "zoo format version 99",
+    ),
+    "edited spec": (
+        lambda z: (z / "spec.toml").write_text((z / "spec.toml").read_text() + "\n"),
+        "spec.toml: s",
+    ),
 }
 
 
@@ -180,15 +231,20 @@ def test_damaged_zoos_fail_in_one_line(zoo_copy, capsys, damage, message, comman
     assert message in out + err, (out, err)  # verify lists each problem on stdout, then one error line
 
 
-@pytest.mark.parametrize("ref,message", [
-    ("poly-nope", "unknown zoo 'poly-nope'"), ("poly-seed@9.9.9", "unknown version '9.9.9'"),
-    ("./no/such/folder", "no zoo folder at ./no/such/folder"),
-])
+@pytest.mark.parametrize(
+    "ref,message",
+    [
+        ("poly-nope", "unknown zoo 'poly-nope'"),
+        ("poly-seed@9.9.9", "unknown version '9.9.9'"),
+        ("./no/such/folder", "no zoo folder at ./no/such/folder"),
+    ],
+)
 def test_unknown_zoos(capsys, ref, message):
     one_line_error(*run(capsys, "zoo", "info", ref)[::2], message)
 
 
 # ---------------------------------------------------------------- submissions and cheats (sealed worker)
+
 
 def submission(tmp_path, body: str, name: str = "probe") -> str:
     path = tmp_path / f"{name}.py"
@@ -202,31 +258,59 @@ class E:
     name, reads = "sub", frozenset({"grad"})
 """
 FAILING = {
-    "nan": ("    def embed(self, b): return torch.full((len(b), 2), float('nan'))", "embed returned NaN or inf"),
+    "nan": (
+        "    def embed(self, b): return torch.full((len(b), 2), float('nan'))",
+        "embed returned NaN or inf",
+    ),
     "shape": ("    def embed(self, b): return torch.zeros(len(b))", "embed returned shape"),
-    "dtype": ("    def embed(self, b): return torch.zeros(len(b), 2, dtype=torch.int64)", "expected a float tensor"),
+    "dtype": (
+        "    def embed(self, b): return torch.zeros(len(b), 2, dtype=torch.int64)",
+        "expected a float tensor",
+    ),
     "numpy": ("    def embed(self, b): return b.grad.numpy()", "returned ndarray"),
     "exit 0": ("    def embed(self, b): raise SystemExit(0)", "raised SystemExit in embed"),
     "ctrl-c": ("    def embed(self, b): raise KeyboardInterrupt", "raised KeyboardInterrupt in embed"),
-    "hard exit": ("    def embed(self, b):\n        import os; os._exit(0)", "its worker exited (code 0) during embed"),
+    "hard exit": (
+        "    def embed(self, b):\n        import os; os._exit(0)",
+        "its worker exited (code 0) during embed",
+    ),
     "undeclared field": ("    def embed(self, b): return b.y[:, :2]", "not declared in `reads` are None"),
-    "raises": ("    def embed(self, b): raise ValueError('boom')", "raised ValueError in embed on split 'train', draw 0, batch 0: boom"),
+    "raises": (
+        "    def embed(self, b): raise ValueError('boom')",
+        "raised ValueError in embed on split 'train', draw 0, batch 0: boom",
+    ),
 }
 
 
 @pytest.mark.parametrize("body,message", FAILING.values(), ids=FAILING)
 def test_failing_submissions_exit_non_zero(tmp_path, tiny_zoo, capsys, body, message):
     sub = submission(tmp_path, HEADER + body + "\ndef load_embedder(): return E()\n")
-    code, _, err = run(capsys, "eval", sub, "--zoo", tiny_zoo.path, "--results-dir", tmp_path / "results", "--quiet")
+    code, _, err = run(
+        capsys, "eval", sub, "--zoo", tiny_zoo.path, "--results-dir", tmp_path / "results", "--quiet"
+    )
     one_line_error(code, err, "embedder 'sub'", message)
     assert not (tmp_path / "results").exists()
 
 
 def test_a_hanging_submission_is_stopped_at_the_timeout(tmp_path, tiny_zoo, capsys):
-    sub = submission(tmp_path, HEADER + "    def embed(self, b):\n        import time; time.sleep(600)\n"
-                     "def load_embedder(): return E()\n")
+    sub = submission(
+        tmp_path,
+        HEADER + "    def embed(self, b):\n        import time; time.sleep(600)\n"
+        "def load_embedder(): return E()\n",
+    )
     start = time.perf_counter()
-    code, _, err = run(capsys, "eval", sub, "--zoo", tiny_zoo.path, "--results-dir", tmp_path / "r", "--timeout", "2", "--quiet")
+    code, _, err = run(
+        capsys,
+        "eval",
+        sub,
+        "--zoo",
+        tiny_zoo.path,
+        "--results-dir",
+        tmp_path / "r",
+        "--timeout",
+        "2",
+        "--quiet",
+    )
     assert time.perf_counter() - start < 60
     one_line_error(code, err, "did not answer embed on split 'train', draw 0, batch 0 within the 2 s timeout")
 
@@ -235,33 +319,57 @@ LOADING = {
     "missing file": (None, "does not exist"),
     "syntax error": ("def (:\n", "importing"),
     "no factory": ("x = 1\n", "defines no load_embedder()"),
-    "factory raises": ("def load_embedder(): raise RuntimeError('no')\n", "load_embedder() raised RuntimeError: no"),
+    "factory raises": (
+        "def load_embedder(): raise RuntimeError('no')\n",
+        "load_embedder() raised RuntimeError: no",
+    ),
     "exit on import": ("raise SystemExit(3)\n", "SystemExit"),
-    "bad reads": (HEADER.replace('{"grad"}', '{"labels"}') + "    def embed(self, b): return b.x\ndef load_embedder(): return E()\n",
-                  "`reads` must be a non-empty subset"),
-    "bad name": (HEADER.replace('"sub"', '"bang!name"') + "    def embed(self, b): return b.x\ndef load_embedder(): return E()\n",
-                 "the embedder's `name` must be 1-64 letters, digits"),
-    "dotdot name": (HEADER.replace('"sub"', '".."') + "    def embed(self, b): return b.x\ndef load_embedder(): return E()\n",
-                    "the embedder's `name` must be"),
-    "null name": (HEADER.replace('"sub"', "None") + "    def embed(self, b): return b.x\ndef load_embedder(): return E()\n",
-                  "got None"),
+    "bad reads": (
+        HEADER.replace('{"grad"}', '{"labels"}')
+        + "    def embed(self, b): return b.x\ndef load_embedder(): return E()\n",
+        "`reads` must be a non-empty subset",
+    ),
+    "bad name": (
+        HEADER.replace('"sub"', '"bang!name"')
+        + "    def embed(self, b): return b.x\ndef load_embedder(): return E()\n",
+        "the embedder's `name` must be 1-64 letters, digits",
+    ),
+    "dotdot name": (
+        HEADER.replace('"sub"', '".."')
+        + "    def embed(self, b): return b.x\ndef load_embedder(): return E()\n",
+        "the embedder's `name` must be",
+    ),
+    "null name": (
+        HEADER.replace('"sub"', "None")
+        + "    def embed(self, b): return b.x\ndef load_embedder(): return E()\n",
+        "got None",
+    ),
 }
 
 
 @pytest.mark.parametrize("body,message", LOADING.values(), ids=LOADING)
 def test_submissions_that_cannot_load(tmp_path, tiny_zoo, capsys, body, message):
     sub = str(tmp_path / "missing.py") if body is None else submission(tmp_path, body)
-    code, _, err = run(capsys, "eval", sub, "--zoo", tiny_zoo.path, "--results-dir", tmp_path / "results", "--quiet")
+    code, _, err = run(
+        capsys, "eval", sub, "--zoo", tiny_zoo.path, "--results-dir", tmp_path / "results", "--quiet"
+    )
     one_line_error(code, err, message)
     assert not (tmp_path / "results").exists() and not (tmp_path.parent / "zoo.json").exists()
 
 
 def test_output_paths_are_checked_before_evaluating(tmp_path, tiny_zoo, capsys):
-    sub = submission(tmp_path, HEADER + "    def embed(self, b): return b.grad\ndef load_embedder(): return E()\n")
+    sub = submission(
+        tmp_path, HEADER + "    def embed(self, b): return b.grad\ndef load_embedder(): return E()\n"
+    )
     (tmp_path / "results").write_text("a file")
-    code, out, err = run(capsys, "eval", sub, "--zoo", tiny_zoo.path, "--results-dir", tmp_path / "results", "--quiet")
+    code, out, err = run(
+        capsys, "eval", sub, "--zoo", tiny_zoo.path, "--results-dir", tmp_path / "results", "--quiet"
+    )
     one_line_error(code, err, "--results-dir", "is a file, not a folder")
-    one_line_error(*run(capsys, "eval", sub, "--zoo", tiny_zoo.path, "--timeout", "0")[::2], "--timeout must be a positive number")
+    one_line_error(
+        *run(capsys, "eval", sub, "--zoo", tiny_zoo.path, "--timeout", "0")[::2],
+        "--timeout must be a positive number",
+    )
 
 
 CHEATS = {
@@ -330,11 +438,17 @@ CHEATS = {
 
 @pytest.mark.parametrize("body", CHEATS.values(), ids=CHEATS)
 def test_cheats_score_at_chance(tmp_path, tiny_zoo, capsys, body):
-    sub = submission(tmp_path, "import torch\n" + textwrap.dedent(body) + "\ndef load_embedder(): return E()\n")
-    code, out, err = run(capsys, "eval", sub, "--zoo", tiny_zoo.path, "--results-dir", tmp_path / "r", "--quiet")
+    sub = submission(
+        tmp_path, "import torch\n" + textwrap.dedent(body) + "\ndef load_embedder(): return E()\n"
+    )
+    code, out, err = run(
+        capsys, "eval", sub, "--zoo", tiny_zoo.path, "--results-dir", tmp_path / "r", "--quiet"
+    )
     assert code == 0, err
     result = json.loads(next((tmp_path / "r").rglob("*.json")).read_text())
-    assert result["metrics"]["probe_accuracy"]["mean"] < 0.75  # 3 tasks, 3 test models on 1-8-8-1: chance is 1/3
+    assert (
+        result["metrics"]["probe_accuracy"]["mean"] < 0.75
+    )  # 3 tasks, 3 test models on 1-8-8-1: chance is 1/3
     if "cloze_nmse_pooled" in result["metrics"]:  # the harness scored its own mask and its own gradients
         assert result["metrics"]["cloze_nmse_pooled"]["mean"] > 0.05
         from netembench.embedders import load_submission
@@ -345,6 +459,7 @@ def test_cheats_score_at_chance(tmp_path, tiny_zoo, capsys, body):
 
 
 # ---------------------------------------------------------------- leaderboard result files
+
 
 def _board(tmp_path, tiny_zoo, edit) -> tuple:
     from netembench.harness import evaluate
@@ -364,14 +479,29 @@ def _board(tmp_path, tiny_zoo, edit) -> tuple:
 
 RESULT_DAMAGE = {
     "null embedder": (lambda d: d.update(embedder=None), "field 'embedder' must be an object"),
-    "mean of draws": (lambda d: d["metrics"]["knn_accuracy"].update(mean=0.123), "is not the mean of per_draw"),
-    "accuracy above one": (lambda d: d["metrics"]["knn_accuracy"].update(per_draw=[1.5] * 4, mean=1.5), "lie within [0, 1]"),
-    "interval reversed": (lambda d: d["metrics"]["main_score"].update(ci95=[0.9, 0.1]), "ci95 must be [low, high]"),
-    "main differs": (lambda d: d["metrics"]["main_score"].update(per_draw=[0.5] * 4, mean=0.5), "main_score does not equal its metric"),
+    "mean of draws": (
+        lambda d: d["metrics"]["knn_accuracy"].update(mean=0.123),
+        "is not the mean of per_draw",
+    ),
+    "accuracy above one": (
+        lambda d: d["metrics"]["knn_accuracy"].update(per_draw=[1.5] * 4, mean=1.5),
+        "lie within [0, 1]",
+    ),
+    "interval reversed": (
+        lambda d: d["metrics"]["main_score"].update(ci95=[0.9, 0.1]),
+        "ci95 must be [low, high]",
+    ),
+    "main differs": (
+        lambda d: d["metrics"]["main_score"].update(per_draw=[0.5] * 4, mean=0.5),
+        "main_score does not equal its metric",
+    ),
     "in-process": (lambda d: d["embedder"].update(isolated=False), "evaluated in-process, not sealed"),
     "name rule": (lambda d: d["embedder"].update(name="bang!name"), "breaks the name rule"),
     "unknown harness": (lambda d: d.update(harness_version="0.9.0"), "harness version 0.9.0 is unknown"),
-    "nan draws": (lambda d: d["metrics"]["knn_accuracy"].update(per_draw=[float("nan")] * 4), "per_draw must be a non-empty list of finite numbers"),
+    "nan draws": (
+        lambda d: d["metrics"]["knn_accuracy"].update(per_draw=[float("nan")] * 4),
+        "per_draw must be a non-empty list of finite numbers",
+    ),
 }
 
 

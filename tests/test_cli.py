@@ -30,7 +30,11 @@ def test_build_info_verify_plot(tmp_path, capsys):
     pytest.importorskip("matplotlib")
     code, out, _ = run(capsys, "zoo", "plot", str(tmp_path / "z"), "--out", str(tmp_path / "plots"))
     assert code == 0
-    assert sorted(p.name for p in (tmp_path / "plots").iterdir()) == ["fits.png", "gradients.png", "tasks.png"]
+    assert sorted(p.name for p in (tmp_path / "plots").iterdir()) == [
+        "fits.png",
+        "gradients.png",
+        "tasks.png",
+    ]
     assert (tmp_path / "plots/gradients.png").read_bytes()[:4] == b"\x89PNG"
 
     (tmp_path / "z/tasks.parquet").write_bytes(b"junk")
@@ -46,7 +50,10 @@ def test_build_info_verify_plot(tmp_path, capsys):
 def test_errors_are_one_line(capsys, tmp_path):
     code, _, err = run(capsys, "zoo", "build", "poly-sed")
     assert code == 1
-    assert err == "netembench: error: unknown zoo 'poly-sed'; known zoos: poly-fine, poly-many, poly-seed, poly-xarch (or give a path to a .toml spec)\n"
+    assert (
+        err
+        == "netembench: error: unknown zoo 'poly-sed'; known zoos: poly-fine, poly-many, poly-seed, poly-xarch (or give a path to a .toml spec)\n"
+    )
     bad = tmp_path / "bad.toml"
     bad.write_text(TINY_SPEC.replace("batch_size = 16", "batch_sise = 16"))
     code, _, err = run(capsys, "zoo", "build", str(bad))

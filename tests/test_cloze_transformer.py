@@ -25,8 +25,23 @@ def _train_module():
 def test_train_checkpoint_eval(tiny_zoo, tmp_path):
     ckpt = tmp_path / "checkpoints" / f"{tiny_zoo.spec.ref}.safetensors"
     log = tmp_path / "log.json"
-    args = ["--zoo", str(tiny_zoo.path), "--steps", "6", "--batch-size", "8", "--d-model", "16", "--layers", "1",
-            "--out", str(ckpt), "--log", str(log), "--quiet"]
+    args = [
+        "--zoo",
+        str(tiny_zoo.path),
+        "--steps",
+        "6",
+        "--batch-size",
+        "8",
+        "--d-model",
+        "16",
+        "--layers",
+        "1",
+        "--out",
+        str(ckpt),
+        "--log",
+        str(log),
+        "--quiet",
+    ]
     _train_module().main(args)
     assert ckpt.read_bytes()[:8] != b"PK\x03\x04"  # safetensors, not a zip/pickle
     record = json.loads(log.read_text())

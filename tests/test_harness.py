@@ -84,11 +84,20 @@ def test_result_is_reproducible_and_tamper_evident(tiny_zoo):
 @pytest.mark.parametrize(
     ("embed", "message"),
     [
-        (lambda b: torch.zeros(len(b)), r"embed returned shape \(\d+,\) on split 'train', draw 0, batch 0; expected \[\d+, D\]"),
+        (
+            lambda b: torch.zeros(len(b)),
+            r"embed returned shape \(\d+,\) on split 'train', draw 0, batch 0; expected \[\d+, D\]",
+        ),
         (lambda b: torch.full((len(b), 2), float("nan")), "embed returned NaN or inf on split 'train'"),
         (lambda b: torch.zeros(len(b), 2, dtype=torch.int64), "embed returned dtype torch.int64"),
-        (lambda b, calls=[]: calls.append(1) or torch.zeros(len(b), len(calls) % 2 + 1), "embedding width changed from"),
-        (lambda b: b.weights.weights[0], r"raised AttributeError in embed on split 'train'.*not declared in `reads` are None"),
+        (
+            lambda b, calls=[]: calls.append(1) or torch.zeros(len(b), len(calls) % 2 + 1),
+            "embedding width changed from",
+        ),
+        (
+            lambda b: b.weights.weights[0],
+            r"raised AttributeError in embed on split 'train'.*not declared in `reads` are None",
+        ),
         (lambda b: np.zeros((len(b), 2)), "embed returned ndarray"),
     ],
 )
@@ -125,7 +134,9 @@ def test_submission_loading_errors(tmp_path):
     (tmp_path / "broken.py").write_text("import not_a_module_anywhere\n")
     with pytest.raises(SubmissionError, match="importing .*broken.py raised ModuleNotFoundError"):
         load_submission(tmp_path / "broken.py")
-    (tmp_path / "badreads.py").write_text("class E:\n    name='e'\n    reads={'logits'}\n    def embed(self, b): pass\ndef load_embedder(): return E()\n")
+    (tmp_path / "badreads.py").write_text(
+        "class E:\n    name='e'\n    reads={'logits'}\n    def embed(self, b): pass\ndef load_embedder(): return E()\n"
+    )
     with pytest.raises(SubmissionError, match="`reads` must be a non-empty subset"):
         load_submission(tmp_path / "badreads.py")
     (tmp_path / "folder").mkdir()
@@ -142,15 +153,36 @@ def test_every_baseline_loads_and_embeds(tiny_zoo):
 
 def test_eval_command_writes_refuses_and_skips(tiny_zoo, tmp_path, capsys):
     out = tmp_path / "r.json"
-    assert main(["eval", "baselines/grad_bins", "--zoo", str(tiny_zoo.path), "--out", str(out), "--quiet"]) == 0
+    assert (
+        main(["eval", "baselines/grad_bins", "--zoo", str(tiny_zoo.path), "--out", str(out), "--quiet"]) == 0
+    )
     printed = capsys.readouterr().out
     assert "main_score (probe_accuracy)" in printed and f"wrote {out}" in printed
     data = json.loads(out.read_text())
-    assert data["schema_version"] == 1 and data["embedder"]["reads"] == ["grad"] and data["zoo"]["fingerprint"] == tiny_zoo.fingerprint
-    assert main(["eval", "baselines/grad_bins", "--zoo", str(tiny_zoo.path), "--out", str(out), "--quiet"]) == 1
+    assert (
+        data["schema_version"] == 1
+        and data["embedder"]["reads"] == ["grad"]
+        and data["zoo"]["fingerprint"] == tiny_zoo.fingerprint
+    )
+    assert (
+        main(["eval", "baselines/grad_bins", "--zoo", str(tiny_zoo.path), "--out", str(out), "--quiet"]) == 1
+    )
     assert "already exists; pass --overwrite" in capsys.readouterr().err
     # raw_weights cannot embed a zoo with mixed architectures: skipped, no file written
-    assert main(["eval", "baselines/raw_weights", "--zoo", str(tiny_zoo.path), "--results-dir", str(tmp_path / "res"), "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "eval",
+                "baselines/raw_weights",
+                "--zoo",
+                str(tiny_zoo.path),
+                "--results-dir",
+                str(tmp_path / "res"),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     assert "skipped tiny@0.1.0: raw_weights needs one architecture" in capsys.readouterr().out
     assert not (tmp_path / "res").exists()
 
@@ -160,7 +192,17 @@ def test_failed_eval_writes_nothing(tiny_zoo, tmp_path, capsys):
         "import torch\nclass E:\n    name='nan'\n    reads=frozenset({'grad'})\n"
         "    def embed(self, b): return torch.full((len(b), 2), float('nan'))\ndef load_embedder(): return E()\n"
     )
-    code = main(["eval", str(tmp_path / "nan.py"), "--zoo", str(tiny_zoo.path), "--results-dir", str(tmp_path / "res"), "--quiet"])
+    code = main(
+        [
+            "eval",
+            str(tmp_path / "nan.py"),
+            "--zoo",
+            str(tiny_zoo.path),
+            "--results-dir",
+            str(tmp_path / "res"),
+            "--quiet",
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 1 and err.count("\n") == 1 and "embedder 'nan': embed returned NaN or inf" in err
     assert not (tmp_path / "res").exists()
@@ -169,7 +211,9 @@ def test_failed_eval_writes_nothing(tiny_zoo, tmp_path, capsys):
 def test_clustering_is_omitted_with_one_test_model_per_task(tiny_spec, tmp_path):
     from netembench.build import build_zoo
 
-    spec = tiny_spec.replace(splits=tuple(s for s in tiny_spec.splits if not (s.name == "test" and s.arch == "1-6-1")))
+    spec = tiny_spec.replace(
+        splits=tuple(s for s in tiny_spec.splits if not (s.name == "test" and s.arch == "1-6-1"))
+    )
     zoo = build_zoo(spec, tmp_path / "one", quiet=True)  # test: one seed of each task on one architecture
     result = evaluate(load_submission("baselines/integ"), zoo, quiet=True)
     assert "cluster_ami" not in result["metrics"] and "cluster_v_measure" not in result["metrics"]

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import json
 import shutil
 
 import pytest
@@ -28,7 +27,14 @@ def test_tag_resolves_to_a_commit_that_is_recorded(hub, tiny_zoo):
     commit = hub.add(REPO, tiny_zoo.path, refs=("main", "v0.1.0"))
     zoo = load_zoo(f"{REPO}@v0.1.0", quiet=True)
     assert zoo.fingerprint == tiny_zoo.fingerprint
-    assert zoo.source == {"kind": "hub", "repo": REPO, "revision": "v0.1.0", "commit": commit, "endpoint": hub.url, "splits": None}
+    assert zoo.source == {
+        "kind": "hub",
+        "repo": REPO,
+        "revision": "v0.1.0",
+        "commit": commit,
+        "endpoint": hub.url,
+        "splits": None,
+    }
     assert zoo.path.name == commit
     assert set(hub.fetched(REPO)) == set(tiny_zoo.manifest["files"]) | {"manifest.json"}
     n_requests = len(hub.requests)
@@ -63,7 +69,9 @@ def test_altered_bytes_fail_verification_and_nothing_is_cached(hub, tiny_zoo, tm
     hub.add(REPO, tiny_zoo.path)
     original = (tiny_zoo.path / "tasks.parquet").read_bytes()
     hub.altered[(REPO, "tasks.parquet")] = original[:-1] + bytes([original[-1] ^ 1])
-    with pytest.raises(ZooIntegrityError, match="failed verification .*tasks.parquet: sha256 mismatch.*nothing was cached"):
+    with pytest.raises(
+        ZooIntegrityError, match="failed verification .*tasks.parquet: sha256 mismatch.*nothing was cached"
+    ):
         load_zoo(REPO, quiet=True)
     cache = tmp_path / "cache" / "hub"
     assert not any(p.is_dir() and not p.name.startswith(".") for p in cache.glob("*/*"))
@@ -106,7 +114,9 @@ def test_modified_cache_is_detected(hub, tiny_zoo):
 
 def test_canonical_name_falls_back_from_hub_to_a_local_build(hub, tiny_zoo, tiny_spec, tmp_path, capsys):
     spec_file = tmp_path / "tiny.toml"
-    spec_file.write_text(tiny_spec.replace(hub_repo=REPO, reference_fingerprint=tiny_zoo.fingerprint).to_toml())
+    spec_file.write_text(
+        tiny_spec.replace(hub_repo=REPO, reference_fingerprint=tiny_zoo.fingerprint).to_toml()
+    )
     hub.add(REPO, tiny_zoo.path, refs=("v0.1.0",))
     assert load_zoo(str(spec_file), quiet=True).source["kind"] == "hub"
     other = tmp_path / "other.toml"
@@ -136,7 +146,8 @@ def test_push_releases_a_zoo_end_to_end(hub, tiny_zoo, tmp_path, monkeypatch, ca
     commit = hub.repos["org/tiny"]["refs"]["v0.1.0"]
     assert hub.repos["org/tiny"]["refs"]["main"] == commit
     assert set(hub.repos["org/tiny"]["commits"][commit]) == {
-        p.relative_to(tiny_zoo.path).as_posix() for p in tiny_zoo.path.rglob("*") if p.is_file()}
+        p.relative_to(tiny_zoo.path).as_posix() for p in tiny_zoo.path.rglob("*") if p.is_file()
+    }
     released = load_zoo("org/tiny@v0.1.0", quiet=True)
     assert released.fingerprint == tiny_zoo.fingerprint and released.source["commit"] == commit
     # A release tag is never moved: pushing the same version again fails in one line.

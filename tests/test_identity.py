@@ -49,7 +49,12 @@ def test_any_value_change_is_another_identity(tiny_zoo, copy, change):
     elif change == "table":
         path = copy / "metadata" / "test.parquet"
         table = pq.read_table(path)
-        pq.write_table(table.set_column(table.column_names.index("seed"), "seed", [[s + 1 for s in table["seed"].to_pylist()]]), path)
+        pq.write_table(
+            table.set_column(
+                table.column_names.index("seed"), "seed", [[s + 1 for s in table["seed"].to_pylist()]]
+            ),
+            path,
+        )
     else:
         (copy / "spec.toml").write_text((copy / "spec.toml").read_text().replace("steps = 60", "steps = 61"))
     assert _identity(copy) != tiny_zoo.fingerprint
@@ -89,7 +94,10 @@ def test_reference_notes_say_what_follows():
 
 def test_cli_says_when_a_zoo_is_not_canonical(tmp_path, capsys):
     spec = resolve_spec("poly-seed").replace(training=resolve_spec("poly-seed").training.__class__(steps=2))
-    spec = spec.replace(splits=tuple(s.__class__(s.name, s.arch, s.first_seed, 1, s.tasks) for s in spec.splits), fit_bar=100.0)
+    spec = spec.replace(
+        splits=tuple(s.__class__(s.name, s.arch, s.first_seed, 1, s.tasks) for s in spec.splits),
+        fit_bar=100.0,
+    )
     path = tmp_path / "poly-seed.toml"
     path.write_text(spec.to_toml())
     assert main(["zoo", "build", str(path), "--out", str(tmp_path / "zoo"), "--quiet"]) == 0

@@ -22,7 +22,9 @@ NAMES = ("grad_bins", "integ", "weight_stats")
 def evaluations(tiny_zoo):
     out = {}
     for name in NAMES:  # sealed, as `netembench eval` runs them
-        out[name] = build_result(tiny_zoo, evaluate(str(ROOT / "baselines" / name), tiny_zoo, quiet=True), "cpu")
+        out[name] = build_result(
+            tiny_zoo, evaluate(str(ROOT / "baselines" / name), tiny_zoo, quiet=True), "cpu"
+        )
     return out
 
 
@@ -43,7 +45,9 @@ def board(tmp_path, evaluations):
     repo = tmp_path / "repo"
     for name in NAMES:
         shutil.copytree(ROOT / "baselines" / name, repo / "baselines" / name)
-        write_result(_as_track(evaluations[name]), repo / "leaderboard" / "results" / name / "poly-seed@1.1.0.json")
+        write_result(
+            _as_track(evaluations[name]), repo / "leaderboard" / "results" / name / "poly-seed@1.1.0.json"
+        )
     return repo / "leaderboard"
 
 
@@ -60,7 +64,10 @@ def test_render_then_check(board, capsys):
     md = (board / "README.md").read_text()
     assert "## poly-seed@1.1.0" in md and md.count("](../baselines/") == 3
     assert "| grad\\_bins | gradients |" in md and "weights" in md  # Markdown-escaped name
-    assert "<script src" not in (board / "index.html").read_text() and "http" not in (board / "index.html").read_text()
+    assert (
+        "<script src" not in (board / "index.html").read_text()
+        and "http" not in (board / "index.html").read_text()
+    )
     code, out, _ = lb(capsys, board, "--check")
     assert code == 0 and out.startswith("OK")
     result = board / "results/integ/poly-seed@1.1.0.json"
@@ -72,7 +79,11 @@ def test_render_then_check(board, capsys):
 
 
 def test_non_canonical_builds_are_listed_apart(board, evaluations, capsys):
-    write_result(_as_track(evaluations["grad_bins"], canonical=False), board / "results/grad_bins/poly-seed@1.1.0.json", overwrite=True)
+    write_result(
+        _as_track(evaluations["grad_bins"], canonical=False),
+        board / "results/grad_bins/poly-seed@1.1.0.json",
+        overwrite=True,
+    )
     assert lb(capsys, board)[0] == 0
     md = (board / "README.md").read_text()
     assert "### non-canonical zoo" in md
@@ -92,11 +103,30 @@ def _rewrite(path: Path, edit) -> None:
         (lambda p: _rewrite(p, lambda d: d.pop("timings")), "missing field 'timings'"),
         (lambda p: _rewrite(p, lambda d: d.update(extra=1)), "unexpected field 'extra'"),
         (lambda p: _rewrite(p, lambda d: d.update(schema_version=2)), "schema_version 2 is not 1"),
-        (lambda p: _rewrite(p, lambda d: d["metrics"]["main_score"].update(mean=0.999)), "content_hash does not match"),
-        (lambda p: _rewrite(p, lambda d: (d["zoo"].update(name="poly-nope"), d.update(content_hash=content_hash(d)))), "unknown zoo poly-nope@1.1.0"),
-        (lambda p: _rewrite(p, lambda d: (d.update(harness_version="0.9.0"), d.update(content_hash=content_hash(d)))), "harness version 0.9.0"),
-        (lambda p: shutil.rmtree(p.parents[3] / "baselines/integ"), "submission code baselines/integ is missing"),
-        (lambda p: shutil.copy(p, p.parent.parent / "grad_bins" / "copy.json"), "duplicate entry for integ on poly-seed@1.1.0"),
+        (
+            lambda p: _rewrite(p, lambda d: d["metrics"]["main_score"].update(mean=0.999)),
+            "content_hash does not match",
+        ),
+        (
+            lambda p: _rewrite(
+                p, lambda d: (d["zoo"].update(name="poly-nope"), d.update(content_hash=content_hash(d)))
+            ),
+            "unknown zoo poly-nope@1.1.0",
+        ),
+        (
+            lambda p: _rewrite(
+                p, lambda d: (d.update(harness_version="0.9.0"), d.update(content_hash=content_hash(d)))
+            ),
+            "harness version 0.9.0",
+        ),
+        (
+            lambda p: shutil.rmtree(p.parents[3] / "baselines/integ"),
+            "submission code baselines/integ is missing",
+        ),
+        (
+            lambda p: shutil.copy(p, p.parent.parent / "grad_bins" / "copy.json"),
+            "duplicate entry for integ on poly-seed@1.1.0",
+        ),
     ],
 )
 def test_check_names_every_bad_file_and_writes_nothing(board, capsys, damage, reason):
@@ -115,11 +145,18 @@ def test_rerun_reports_moved_scores(board, tiny_zoo, tmp_path, capsys, monkeypat
     cache = tmp_path / "cache"
     monkeypatch.setenv("NETEMBENCH_CACHE", str(cache))
     shutil.copytree(tiny_zoo.path, cache / "zoos" / "poly-seed@1.1.0")  # stands in for the canonical build
-    write_result(_as_track(evaluations["integ"], canonical=False), board / "results/integ/poly-seed@1.1.0.json", overwrite=True)
+    write_result(
+        _as_track(evaluations["integ"], canonical=False),
+        board / "results/integ/poly-seed@1.1.0.json",
+        overwrite=True,
+    )
     code, out, _ = lb(capsys, board, "rerun", "integ", "--quiet")
     assert code == 0 and "reproduced within tolerance" in out
     assert json.loads((board / "verified.json").read_text())["integ/poly-seed@1.1.0"]["content_hash"]
-    assert lb(capsys, board)[0] == 0 and "| [integ](../baselines/integ) | ✓ |" in (board / "README.md").read_text()
+    assert (
+        lb(capsys, board)[0] == 0
+        and "| [integ](../baselines/integ) | ✓ |" in (board / "README.md").read_text()
+    )
 
     def shift(d):  # a consistent edit (mean and draws), which only a rerun catches
         knn = d["metrics"]["knn_accuracy"]
@@ -127,7 +164,10 @@ def test_rerun_reports_moved_scores(board, tiny_zoo, tmp_path, capsys, monkeypat
         d.update(content_hash=content_hash(d))
 
     _rewrite(board / "results/integ/poly-seed@1.1.0.json", shift)
-    assert lb(capsys, board)[0] == 0 and "| [integ](../baselines/integ) | ✓ |" not in (board / "README.md").read_text()
+    assert (
+        lb(capsys, board)[0] == 0
+        and "| [integ](../baselines/integ) | ✓ |" not in (board / "README.md").read_text()
+    )
     code, out, err = lb(capsys, board, "rerun", "integ", "--quiet")
     assert code == 1 and "MOVED poly-seed@1.1.0 knn_accuracy" in out and "moved beyond tolerance" in err
 
@@ -171,12 +211,27 @@ def test_page_in_a_headless_browser(board, capsys, tmp_path, evaluations):
     if browser is None:
         pytest.skip("no headless browser installed (Debian: apt-get install chromium); .ci/run installs one")
     assert lb(capsys, board)[0] == 0
-    page = (board / "index.html").read_text().replace("<head>", "<head>" + INJECT_HEAD, 1).replace("</body>", INJECT_TAIL + "</body>")
+    page = (
+        (board / "index.html")
+        .read_text()
+        .replace("<head>", "<head>" + INJECT_HEAD, 1)
+        .replace("</body>", INJECT_TAIL + "</body>")
+    )
     probe = tmp_path / "probe.html"
     probe.write_text(page)
     run = subprocess.run(
-        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--dump-dom", probe.as_uri()],
-        capture_output=True, text=True, timeout=120,
+        [
+            browser,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--dump-dom",
+            probe.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     found = re.search(r'<pre id="report">(.*?)</pre>', run.stdout, re.S)
     assert found, run.stderr[-2000:]

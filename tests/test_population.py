@@ -4,7 +4,14 @@ import pytest
 import torch
 
 from netembench import rng
-from netembench.population import Arch, Population, TrainConfig, fit_rel_mse, train_one_reference, train_population
+from netembench.population import (
+    Arch,
+    Population,
+    TrainConfig,
+    fit_rel_mse,
+    train_one_reference,
+    train_population,
+)
 from netembench.tasks import SeparatedFamily
 
 
@@ -38,7 +45,9 @@ def test_vectorised_training_equals_per_model_reference():
     default = train_population(arch, coef, keys, cfg)
     for m in range(3):
         ref = train_one_reference(arch, coef[m], keys[m], cfg)
-        for a, b, c in zip(full.weights + full.biases, default.weights + default.biases, ref.weights + ref.biases):
+        for a, b, c in zip(
+            full.weights + full.biases, default.weights + default.biases, ref.weights + ref.biases
+        ):
             torch.testing.assert_close(a[m], c[0], rtol=1e-5, atol=1e-6)
             torch.testing.assert_close(b[m], c[0], rtol=0, atol=3e-3)
             assert not torch.equal(b[m], c[0])  # the precision really is lower
@@ -57,12 +66,16 @@ def test_a_model_does_not_depend_on_its_population():
 def test_training_fits_the_tasks():
     tasks = SeparatedFamily(n_tasks=4).sample(0)
     coef = torch.as_tensor(tasks.coef)
-    pop = train_population(Arch.parse("1-16-16-1"), coef, rng.model_keys(2, torch.arange(4)), TrainConfig(steps=600))
+    pop = train_population(
+        Arch.parse("1-16-16-1"), coef, rng.model_keys(2, torch.arange(4)), TrainConfig(steps=600)
+    )
     assert fit_rel_mse(pop, coef).max() < 2e-2
 
 
 def test_state_dict_round_trip_and_shape_errors():
-    pop = train_population(Arch.parse("1-4-1"), torch.zeros(2, 5), rng.model_keys(0, torch.arange(2)), TrainConfig(steps=1))
+    pop = train_population(
+        Arch.parse("1-4-1"), torch.zeros(2, 5), rng.model_keys(0, torch.arange(2)), TrainConfig(steps=1)
+    )
     again = Population.from_state_dict(pop.arch, pop.state_dict())
     x = torch.rand(2, 9)
     torch.testing.assert_close(again.forward(x), pop.forward(x))

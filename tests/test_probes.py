@@ -73,12 +73,20 @@ def test_draws_are_deterministic_and_distinct(tiny_zoo):
     assert not torch.equal(a.x[0], a.x[1])
     assert torch.equal(draw_probes(pop, ids + 1000, evaluation_keys(tiny_zoo.fingerprint, 0, pop)).x, a.x)
     # a model's draw does not depend on the other models in its batch
-    one = draw_probes(pop.select(slice(1, 2)), ids[1:2], evaluation_keys(tiny_zoo.fingerprint, 0, pop.select(slice(1, 2))))
-    assert torch.equal(one.x[0], a.x[1]) and torch.equal(one.mask[0], a.mask[1]) and torch.equal(one.grad[0], a.grad[1])
+    one = draw_probes(
+        pop.select(slice(1, 2)), ids[1:2], evaluation_keys(tiny_zoo.fingerprint, 0, pop.select(slice(1, 2)))
+    )
+    assert (
+        torch.equal(one.x[0], a.x[1])
+        and torch.equal(one.mask[0], a.mask[1])
+        and torch.equal(one.grad[0], a.grad[1])
+    )
 
 
 def test_cloze_masks_hide_whole_regions():
-    region = torch.tensor([[0] * 4 + [1] * 4 + [2] * 4 + [3] * 4, [0] * 16, [0] * 8 + [1] * 8, list(range(16))])
+    region = torch.tensor(
+        [[0] * 4 + [1] * 4 + [2] * 4 + [3] * 4, [0] * 16, [0] * 8 + [1] * 8, list(range(16))]
+    )
     mask = cloze_mask(region, model_keys(0, torch.arange(4)), 0.25)
     hidden_regions = [set(region[i][mask[i]].tolist()) for i in range(4)]
     assert [len(h) for h in hidden_regions] == [1, 0, 1, 4]  # round(1)=1; R=1 -> none; clamp to 1; round(4)=4
@@ -104,7 +112,9 @@ def test_feature_golden_values():
     x = torch.linspace(-1, 1, 9)[None]
     v = 2 * x
     hidden = torch.tensor([[0, 1, 1, 0, 0, 0, 1, 1, 1]], dtype=torch.bool)
-    torch.testing.assert_close(fill_hidden(x, v, hidden), torch.tensor([[-2.0, -1.5, -1.0, -0.5, 0.0, 0.5, 0.5, 0.5, 0.5]]))
+    torch.testing.assert_close(
+        fill_hidden(x, v, hidden), torch.tensor([[-2.0, -1.5, -1.0, -0.5, 0.0, 0.5, 0.5, 0.5, 0.5]])
+    )
     torch.testing.assert_close(mean_fill(v, hidden)[0, 1], torch.tensor(-0.5))
     torch.testing.assert_close(integrate(x, torch.ones_like(x)), x + 1)
     xs = torch.linspace(-1, 1, 64)[None]
@@ -114,7 +124,10 @@ def test_feature_golden_values():
     torch.testing.assert_close(bins, torch.tensor([[2.0, 3.0, 4.0, 5.0]]))  # empty middle bins interpolated
     region = torch.tensor([[0, 0, 1, 2, 2, 2], [0, 1, 1, 1, 1, 1]])
     values = torch.tensor([[1.0, 3.0, 5.0, 0.0, 3.0, 6.0], [7.0, 1.0, 2.0, 3.0, 4.0, 5.0]])
-    torch.testing.assert_close(region_mean(values, region), torch.tensor([[2.0, 2.0, 5.0, 3.0, 3.0, 3.0], [7.0, 3.0, 3.0, 3.0, 3.0, 3.0]]))
+    torch.testing.assert_close(
+        region_mean(values, region),
+        torch.tensor([[2.0, 2.0, 5.0, 3.0, 3.0, 3.0], [7.0, 3.0, 3.0, 3.0, 3.0, 3.0]]),
+    )
 
 
 def test_training_stream_is_fresh_masked_and_deterministic(tiny_zoo):
@@ -123,7 +136,9 @@ def test_training_stream_is_fresh_masked_and_deterministic(tiny_zoo):
     a = next(training_batches(tiny_zoo, batch_size=5, views=2, seed=3))
     b = next(training_batches(tiny_zoo, batch_size=5, views=2, seed=3))
     assert torch.equal(a[0].batch.x, b[0].batch.x) and torch.equal(a[1].batch.mask, b[1].batch.mask)
-    assert torch.equal(a[0].batch.model_id, a[1].batch.model_id) and not torch.equal(a[0].batch.x, a[1].batch.x)
+    assert torch.equal(a[0].batch.model_id, a[1].batch.model_id) and not torch.equal(
+        a[0].batch.x, a[1].batch.x
+    )
     first = a[0]
     assert (first.batch.grad[first.batch.mask] == 0).all()
     assert torch.equal(first.batch.grad[~first.batch.mask], first.target[~first.batch.mask])

@@ -29,7 +29,9 @@ VARIANTS = {
     "ATen AVX2": {"ATEN_CPU_CAPABILITY": "avx2"},
     "one thread": {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"},
     "numpy without AVX-512, another OpenBLAS kernel": {
-        "NPY_DISABLE_CPU_FEATURES": "X86_V4,AVX512_ICL", "OPENBLAS_CORETYPE": "Sandybridge"},
+        "NPY_DISABLE_CPU_FEATURES": "X86_V4,AVX512_ICL",
+        "OPENBLAS_CORETYPE": "Sandybridge",
+    },
 }
 
 
@@ -38,13 +40,27 @@ def test_tiny_zoo_has_one_fingerprint_under_every_code_path(tmp_path):
     spec.write_text(TINY_SPEC)
     procs = {}
     for name, env in VARIANTS.items():
-        cmd = [sys.executable, "-m", "netembench", "zoo", "build", str(spec), "--out", str(tmp_path / name), "--quiet"]
-        procs[name] = subprocess.Popen(cmd, env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        cmd = [
+            sys.executable,
+            "-m",
+            "netembench",
+            "zoo",
+            "build",
+            str(spec),
+            "--out",
+            str(tmp_path / name),
+            "--quiet",
+        ]
+        procs[name] = subprocess.Popen(
+            cmd, env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
     fingerprints = {}
     for name, proc in procs.items():
         out, err = proc.communicate(timeout=300)
         assert proc.returncode == 0, f"{name}: {err}"
-        fingerprints[name] = next(line.split()[-1] for line in out.splitlines() if line.startswith("fingerprint"))
+        fingerprints[name] = next(
+            line.split()[-1] for line in out.splitlines() if line.startswith("fingerprint")
+        )
     assert set(fingerprints.values()) == {TINY_FINGERPRINT}, fingerprints
 
 
@@ -52,8 +68,22 @@ def test_two_rank_torchrun_build_equals_the_one_process_build(tmp_path):
     """Two gloo ranks on the CPU share the models out; rank 0 writes the same zoo, bit for bit."""
     spec = tmp_path / "tiny.toml"
     spec.write_text(TINY_SPEC)
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-           "-m", "netembench", "zoo", "build", str(spec), "--out", str(tmp_path / "zoo"), "--quiet"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc-per-node",
+        "2",
+        "-m",
+        "netembench",
+        "zoo",
+        "build",
+        str(spec),
+        "--out",
+        str(tmp_path / "zoo"),
+        "--quiet",
+    ]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.count("built tiny@0.1.0") == 1  # rank 0 reports

@@ -3,7 +3,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from netembench.spec import CANONICAL_TRACKS, CORE_SPLITS, SpecError, canonical_specs, parse_spec, resolve_spec
+from netembench.spec import (
+    CANONICAL_TRACKS,
+    CORE_SPLITS,
+    SpecError,
+    canonical_specs,
+    parse_spec,
+    resolve_spec,
+)
 from tests.conftest import TINY_SPEC
 
 
@@ -26,7 +33,11 @@ def test_canonical_splits_are_seed_disjoint_and_unseen_tasks_are_held_out(canoni
             rows = models["task_id"] == task
             seeds = {s: set(models["seed"][rows & (models["split"] == s)]) for s in CORE_SPLITS}
             assert all(seeds.values()), f"{ref}: task {task} missing from a core split"
-            assert not (seeds["train"] & seeds["validation"] or seeds["train"] & seeds["test"] or seeds["validation"] & seeds["test"])
+            assert not (
+                seeds["train"] & seeds["validation"]
+                or seeds["train"] & seeds["test"]
+                or seeds["validation"] & seeds["test"]
+            )
         unseen_rows = np.isin(models["task_id"], tasks.unseen_ids())
         assert set(models["split"][unseen_rows]) <= {"unseen"}, ref
         assert not np.isin(models["task_id"][models["split"] == "unseen"], tasks.seen_ids()).any()
@@ -34,7 +45,10 @@ def test_canonical_splits_are_seed_disjoint_and_unseen_tasks_are_held_out(canoni
 
 
 def test_canonical_shapes_match_the_tracks(canonical_tables):
-    counts = {ref.split("@")[0]: {s: int((m["split"] == s).sum()) for s in spec.split_names} for ref, (spec, _, m) in canonical_tables.items()}
+    counts = {
+        ref.split("@")[0]: {s: int((m["split"] == s).sum()) for s in spec.split_names}
+        for ref, (spec, _, m) in canonical_tables.items()
+    }
     assert counts["poly-seed"] == {"train": 300, "validation": 100, "test": 100, "unseen": 100}
     assert counts["poly-fine"] == {"train": 600, "validation": 200, "test": 400, "unseen": 80}
     assert counts["poly-many"] == {"train": 2000, "validation": 1000, "test": 1000, "unseen": 800}
@@ -54,9 +68,13 @@ def test_toml_round_trip(tiny_spec):
 def test_resolve_names_versions_and_files(tmp_path):
     assert resolve_spec("poly-seed").ref == "poly-seed@1.1.0"  # the latest version
     assert resolve_spec("poly-seed@1.0.0").superseded_by == "1.1.0"
-    with pytest.raises(SpecError, match="unknown zoo 'poly-sed'; known zoos: poly-fine, poly-many, poly-seed, poly-xarch"):
+    with pytest.raises(
+        SpecError, match="unknown zoo 'poly-sed'; known zoos: poly-fine, poly-many, poly-seed, poly-xarch"
+    ):
         resolve_spec("poly-sed")
-    with pytest.raises(SpecError, match=r"unknown version '9.9.9' of zoo 'poly-seed'; known versions: 1.0.0, 1.1.0"):
+    with pytest.raises(
+        SpecError, match=r"unknown version '9.9.9' of zoo 'poly-seed'; known versions: 1.0.0, 1.1.0"
+    ):
         resolve_spec("poly-seed@9.9.9")
     path = tmp_path / "tiny.toml"
     path.write_text(TINY_SPEC)
@@ -68,8 +86,14 @@ def test_resolve_names_versions_and_files(tmp_path):
     [
         (lambda t: t.replace("steps = 60\n", "stpes = 60\n"), r"unknown field 'stpes' in \[training\]"),
         (lambda t: t.replace("n_tasks = 3\n", ""), r"missing field 'n_tasks' in \[tasks\]"),
-        (lambda t: t.replace("steps = 60", 'steps = "sixty"'), r"field \[training\].steps must be int, got 'sixty'"),
-        (lambda t: t.replace('family = "separated"', 'family = "gaussian"'), r"\[tasks\].family must be one of"),
+        (
+            lambda t: t.replace("steps = 60", 'steps = "sixty"'),
+            r"field \[training\].steps must be int, got 'sixty'",
+        ),
+        (
+            lambda t: t.replace('family = "separated"', 'family = "gaussian"'),
+            r"\[tasks\].family must be one of",
+        ),
         (lambda t: t.replace('version = "0.1.0"', 'version = "1"'), "is not semantic"),
         (lambda t: t.replace("first_seed = 2", "first_seed = 1"), "share seeds .*seed-disjoint"),
         (lambda t: t.replace('name = "validation"', 'name = "val"'), "split 'validation' is missing"),

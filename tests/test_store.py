@@ -16,10 +16,21 @@ from netembench.store import Zoo, ZooError, ZooIntegrityError, verify_zoo
 
 def test_layout_and_metadata(tiny_zoo):
     root = tiny_zoo.path
-    for rel in ("README.md", "spec.toml", "tasks.parquet", "manifest.json", "metadata/train.parquet", "weights/1-6-1/test-00000.safetensors"):
+    for rel in (
+        "README.md",
+        "spec.toml",
+        "tasks.parquet",
+        "manifest.json",
+        "metadata/train.parquet",
+        "weights/1-6-1/test-00000.safetensors",
+    ):
         assert (root / rel).is_file(), rel
     assert sorted(p.name for p in (root / "weights/1-8-8-1").iterdir()) == [
-        "test-00000.safetensors", "train-00000.safetensors", "train-00001.safetensors", "unseen-00000.safetensors", "validation-00000.safetensors",
+        "test-00000.safetensors",
+        "train-00000.safetensors",
+        "train-00001.safetensors",
+        "unseen-00000.safetensors",
+        "validation-00000.safetensors",
     ]  # shard_size 4: 6 train models make two shards
     test = tiny_zoo.table("test")
     assert sorted(set(test["arch"])) == ["1-6-1", "1-8-8-1"] and len(test["model_id"]) == 6
@@ -33,7 +44,9 @@ def test_weights_round_trip_and_fit_is_recorded(tiny_zoo):
             pop = tiny_zoo.population(group)
             assert len(pop) == len(group)
             coef = torch.as_tensor(tiny_zoo.tasks.coef[group.table["task_id"]])
-            np.testing.assert_allclose(fit_rel_mse(pop, coef).numpy(), group.table["train_rel_mse"], rtol=1e-5)
+            np.testing.assert_allclose(
+                fit_rel_mse(pop, coef).numpy(), group.table["train_rel_mse"], rtol=1e-5
+            )
     one = tiny_zoo.model(int(tiny_zoo.table("train")["model_id"][5]))
     group = tiny_zoo.groups("train")[0]
     torch.testing.assert_close(one.weights[1][0], tiny_zoo.population(group).weights[1][5])
@@ -63,8 +76,14 @@ def zoo_copy(tiny_zoo, tmp_path):
 @pytest.mark.parametrize(
     ("damage", "problem"),
     [
-        (lambda p: _flip_byte(p / "weights/1-8-8-1/test-00000.safetensors"), "weights/1-8-8-1/test-00000.safetensors: sha256 mismatch"),
-        (lambda p: _truncate(p / "weights/1-6-1/test-00000.safetensors"), "weights/1-6-1/test-00000.safetensors: size"),
+        (
+            lambda p: _flip_byte(p / "weights/1-8-8-1/test-00000.safetensors"),
+            "weights/1-8-8-1/test-00000.safetensors: sha256 mismatch",
+        ),
+        (
+            lambda p: _truncate(p / "weights/1-6-1/test-00000.safetensors"),
+            "weights/1-6-1/test-00000.safetensors: size",
+        ),
         (lambda p: (p / "tasks.parquet").unlink(), "tasks.parquet: missing"),
         (lambda p: (p / "metadata/notes.txt").write_text("hi"), "metadata/notes.txt: not in the manifest"),
     ],
@@ -125,7 +144,10 @@ def test_overwrite_keeps_the_old_zoo_until_the_new_one_is_complete(tiny_spec, tm
 
 
 def test_load_zoo_by_name_uses_the_cache(tmp_path):
-    with pytest.raises(ZooError, match=r"zoo poly-seed@1.1.0 is not in the cache .*; build it with 'netembench zoo build poly-seed@1.1.0'"):
+    with pytest.raises(
+        ZooError,
+        match=r"zoo poly-seed@1.1.0 is not in the cache .*; build it with 'netembench zoo build poly-seed@1.1.0'",
+    ):
         load_zoo("poly-seed")
     with pytest.raises(ZooError, match="no zoo folder at ./nowhere"):
         load_zoo("./nowhere")

@@ -4,7 +4,15 @@ import numpy as np
 import pytest
 from numpy.polynomial import chebyshev as C
 
-from netembench.tasks import GRID, FineFamily, SeparatedFamily, TaskSamplingError, evaluate, normalise, rms_distances
+from netembench.tasks import (
+    GRID,
+    FineFamily,
+    SeparatedFamily,
+    TaskSamplingError,
+    evaluate,
+    normalise,
+    rms_distances,
+)
 
 
 def test_normalise_gives_zero_mean_and_unit_range():
@@ -26,7 +34,9 @@ def test_separated_guarantees_and_records_min_distance():
 
 
 def test_fine_families_variants_floor_and_labels():
-    fam = FineFamily(n_families=3, n_variants=5, eps=0.05, floor=0.005, n_unseen_variants=1, n_unseen_families=1)
+    fam = FineFamily(
+        n_families=3, n_variants=5, eps=0.05, floor=0.005, n_unseen_variants=1, n_unseen_families=1
+    )
     tasks = fam.sample(0)
     assert len(tasks) == 3 * 5 + 3 * 1 + 1 * 5
     assert tasks.min_distance >= 0.005 - 1e-9
