@@ -9,7 +9,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from netembench.results import ResultError, flat_metrics
+from netembench.results import ResultError
 from netembench.spec import SpecError
 
 
@@ -97,7 +97,7 @@ def _zoo_plot(args: argparse.Namespace) -> None:
 def _zoo_list(args: argparse.Namespace) -> None:
     from netembench.registry import cache_dir, cached_zoos
     from netembench.spec import canonical_specs
-    from netembench.store import reference_note
+    from netembench.identity import reference_note
 
     cached = cached_zoos(args.cache_dir)
     specs = canonical_specs()
@@ -144,7 +144,7 @@ def _eval(args: argparse.Namespace) -> None:
     from netembench.embedders import Unsupported
     from netembench.harness import evaluate
     from netembench.registry import load_zoo
-    from netembench.results import build_result, default_path, write_result
+    from netembench.results import build_result, default_path, format_scores, summary_table, write_result
     from netembench.spec import CANONICAL_TRACKS
     from netembench.worker import WorkerRunner
 
@@ -201,43 +201,6 @@ def _eval(args: argparse.Namespace) -> None:
             runner.close()
     if len(results) > 1:
         print(summary_table(results))
-
-
-def summary_table(results: list[dict]) -> str:
-    """Main scores of several results: one row per embedder, one column per zoo."""
-    zoos = list(dict.fromkeys(f"{r['zoo']['name']}@{r['zoo']['version']}" for r in results))
-    names = list(dict.fromkeys(r["embedder"]["name"] for r in results))
-    cell = {
-        (r["embedder"]["name"], f"{r['zoo']['name']}@{r['zoo']['version']}"): r["metrics"]["main_score"]
-        for r in results
-    }
-    lines = [
-        "main scores (mean ± std over draws):",
-        f"  {'embedder':<20}" + "".join(f"{z:>22}" for z in zoos),
-    ]
-    for n in names:
-        row = [f"{cell[n, z]['mean']:.3f} ± {cell[n, z]['std']:.3f}" if (n, z) in cell else "—" for z in zoos]
-        lines.append(f"  {n:<20}" + "".join(f"{c:>22}" for c in row))
-    return "\n".join(lines)
-
-
-def format_scores(result: dict) -> str:
-    """A short table of a result's scores."""
-    m = result["metrics"]
-    zoo = result["zoo"]
-    lines = [
-        f"{result['embedder']['name']} on {zoo['name']}@{zoo['version']} (zoo {zoo['fingerprint'][:12]}, "
-        f"{result['timings']['total_seconds']:.1f} s)"
-    ]
-    main = m["main_score"]
-    lines.append(
-        f"  {'main_score (' + result['info']['main_metric'] + ')':<38} {main['mean']:.4f} ± {main['std']:.4f}"
-        f"   95% CI [{main['ci95'][0]:.3f}, {main['ci95'][1]:.3f}]"
-    )
-    for name, value in flat_metrics(m).items():
-        if name != "main_score":
-            lines.append(f"  {name:<38} {value['mean']:.4f} ± {value['std']:.4f}")
-    return "\n".join(lines)
 
 
 def _leaderboard(args: argparse.Namespace) -> None:

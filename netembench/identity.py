@@ -6,7 +6,8 @@ the zoo's identity, it keys the evaluation draws, and canonical specs record it 
 reference. The **manifest checksums** (`manifest.json`: sha256 and size of every file) guard the
 integrity of one copy. Writer metadata (parquet's `created_by`, compression, page layout, the
 netembench and torch versions recorded in the manifest) changes file bytes but not the content
-fingerprint, so a pyarrow upgrade does not change a zoo's identity.
+fingerprint, so a pyarrow upgrade does not change a zoo's identity. `reference_note` compares an
+identity with the reference build a canonical spec records.
 """
 
 from __future__ import annotations
@@ -70,3 +71,30 @@ def content_fingerprint(folder: str | Path, spec_toml: str, splits: list[str]) -
                     np.ascontiguousarray(array).tobytes(),
                 )
     return digest.hexdigest()
+
+
+def reference_note(ref: str, fingerprint: str) -> str | None:
+    """What follows for zoo `ref` with this fingerprint, in one line; None for the reference build
+    of a current canonical version (and for zoos of specs that are not shipped)."""
+    from netembench.spec import canonical_specs
+
+    spec = canonical_specs().get(ref)
+    if spec is None:
+        return (
+            None
+            if ref.split("@")[0] not in {s.name for s in canonical_specs().values()}
+            else (
+                f"note: {ref} is not a shipped version of {ref.split('@')[0]}; its results are not comparable with the leaderboard's"
+            )
+        )
+    if spec.superseded_by:
+        return (
+            f"note: {ref} is superseded by {spec.name}@{spec.superseded_by}; its results are listed apart as "
+            f"superseded (build or download {spec.name}@{spec.superseded_by})"
+        )
+    if fingerprint != spec.reference_fingerprint:
+        return (
+            f"note: {ref} fingerprint {fingerprint[:12]} is not the reference {spec.reference_fingerprint[:12] or '(none recorded)'}: "
+            "not the canonical build, so it draws other evaluation probes and its results are listed as non-canonical"
+        )
+    return None

@@ -188,3 +188,40 @@ def validate_result(result: dict[str, Any]) -> list[str]:
     if result.get("content_hash") != content_hash(result):
         problems.append("content_hash does not match the scores and identifying fields (edited by hand?)")
     return problems
+
+
+def summary_table(results: list[dict]) -> str:
+    """Main scores of several results: one row per embedder, one column per zoo."""
+    zoos = list(dict.fromkeys(f"{r['zoo']['name']}@{r['zoo']['version']}" for r in results))
+    names = list(dict.fromkeys(r["embedder"]["name"] for r in results))
+    cell = {
+        (r["embedder"]["name"], f"{r['zoo']['name']}@{r['zoo']['version']}"): r["metrics"]["main_score"]
+        for r in results
+    }
+    lines = [
+        "main scores (mean ± std over draws):",
+        f"  {'embedder':<20}" + "".join(f"{z:>22}" for z in zoos),
+    ]
+    for n in names:
+        row = [f"{cell[n, z]['mean']:.3f} ± {cell[n, z]['std']:.3f}" if (n, z) in cell else "—" for z in zoos]
+        lines.append(f"  {n:<20}" + "".join(f"{c:>22}" for c in row))
+    return "\n".join(lines)
+
+
+def format_scores(result: dict) -> str:
+    """A short table of a result's scores."""
+    m = result["metrics"]
+    zoo = result["zoo"]
+    lines = [
+        f"{result['embedder']['name']} on {zoo['name']}@{zoo['version']} (zoo {zoo['fingerprint'][:12]}, "
+        f"{result['timings']['total_seconds']:.1f} s)"
+    ]
+    main = m["main_score"]
+    lines.append(
+        f"  {'main_score (' + result['info']['main_metric'] + ')':<38} {main['mean']:.4f} ± {main['std']:.4f}"
+        f"   95% CI [{main['ci95'][0]:.3f}, {main['ci95'][1]:.3f}]"
+    )
+    for name, value in flat_metrics(m).items():
+        if name != "main_score":
+            lines.append(f"  {name:<38} {value['mean']:.4f} ± {value['std']:.4f}")
+    return "\n".join(lines)

@@ -34,7 +34,7 @@ import safetensors.torch
 import torch
 from safetensors import SafetensorError, safe_open
 
-from netembench.identity import content_fingerprint
+from netembench.identity import content_fingerprint, reference_note
 from netembench.population import Arch, Population
 from netembench.spec import ZooSpec, parse_spec
 from netembench.tasks import N_COEF, TaskSet
@@ -214,33 +214,6 @@ def read_manifest(folder: Path) -> dict[str, Any]:
     if manifest["format_version"] >= 2 and not isinstance(manifest.get("content_fingerprint"), str):
         raise ZooIntegrityError(f"{path} has no content_fingerprint; re-download or rebuild the zoo")
     return manifest
-
-
-def reference_note(ref: str, fingerprint: str) -> str | None:
-    """What follows for zoo `ref` with this fingerprint, in one line; None for the reference build
-    of a current canonical version (and for zoos of specs that are not shipped)."""
-    from netembench.spec import canonical_specs
-
-    spec = canonical_specs().get(ref)
-    if spec is None:
-        return (
-            None
-            if ref.split("@")[0] not in {s.name for s in canonical_specs().values()}
-            else (
-                f"note: {ref} is not a shipped version of {ref.split('@')[0]}; its results are not comparable with the leaderboard's"
-            )
-        )
-    if spec.superseded_by:
-        return (
-            f"note: {ref} is superseded by {spec.name}@{spec.superseded_by}; its results are listed apart as "
-            f"superseded (build or download {spec.name}@{spec.superseded_by})"
-        )
-    if fingerprint != spec.reference_fingerprint:
-        return (
-            f"note: {ref} fingerprint {fingerprint[:12]} is not the reference {spec.reference_fingerprint[:12] or '(none recorded)'}: "
-            "not the canonical build, so it draws other evaluation probes and its results are listed as non-canonical"
-        )
-    return None
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,8 @@ import safetensors.numpy
 from netembench.cli import main
 from netembench.identity import content_fingerprint
 from netembench.spec import resolve_spec
-from netembench.store import Zoo, ZooError, ZooIntegrityError, check_output, reference_note, sha256_file
+from netembench.identity import reference_note
+from netembench.store import Zoo, ZooError, ZooIntegrityError, check_output, sha256_file
 
 
 @pytest.fixture()
