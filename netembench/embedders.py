@@ -142,6 +142,13 @@ class Submission:
         return digest.hexdigest()
 
 
+def reads_hint(error: str, message: str, reads: frozenset[str]) -> str:
+    """The likely cause of an error about None: a batch field the embedder does not declare."""
+    if error in ("AttributeError", "TypeError") and "NoneType" in message:
+        return f" (batch fields not declared in `reads` are None; it declares {sorted(reads)})"
+    return ""
+
+
 class InProcessRunner:
     """Runs an already-imported submission in this process: for code you trust (tests, development).
     The embedder gets copies of the batch's tensors. `netembench eval` always uses the sealed worker."""
@@ -175,11 +182,7 @@ class InProcessRunner:
         except Unsupported:
             raise
         except BaseException as err:  # noqa: BLE001 - user code, SystemExit included
-            hint = ""
-            if isinstance(err, (AttributeError, TypeError)) and "NoneType" in str(err):
-                hint = (
-                    f" (batch fields not declared in `reads` are None; it declares {sorted(self.info.reads)})"
-                )
+            hint = reads_hint(type(err).__name__, str(err), self.info.reads)
             raise SubmissionError(
                 f"embedder {self.info.name!r} raised {type(err).__name__} in {what} on {where}: {err}{hint}"
             ) from err

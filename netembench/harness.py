@@ -88,9 +88,8 @@ class Evaluator:
         self.track = TRACKS.get(zoo.name, Track())
         self.width: int | None = None
         self._populations: dict[tuple[str, str], Population] = {}  # (split, arch) -> weights on the device
-        self._secret = np.random.default_rng(
-            secrets.randbits(128)
-        )  # model order and ids shown to the submission
+        # The model order and ids shown to the submission: random, never the same twice.
+        self._secret = np.random.default_rng(secrets.randbits(128))
         runner.prepare(ZooIdentity(zoo.name, zoo.version, zoo.fingerprint))
 
     @property
@@ -104,10 +103,9 @@ class Evaluator:
             if cloze
             else (None, {})
         )
-        shown = set(
-            np.sort(np.concatenate([g.table["model_id"] for g in self.zoo.groups(split)]))[:EXAMPLES].tolist()
-        )
-        for group in self.zoo.groups(split):
+        groups = self.zoo.groups(split)
+        shown = set(np.sort(np.concatenate([g.table["model_id"] for g in groups]))[:EXAMPLES].tolist())
+        for group in groups:
             key = (split, group.arch.name)
             if key not in self._populations:
                 self._populations[key] = self.zoo.population(group).to(self.device)
@@ -123,11 +121,12 @@ class Evaluator:
                 where = f"split {split!r}, draw {draw}, batch {start // self.batch_size}"
                 parts.append(self._embed(probes, where))
                 if cloze:
-                    pred = self._cloze(probes, where, tally, refs, group.table["model_id"][rows])
-                    for i in np.flatnonzero(np.isin(group.table["model_id"][rows], list(shown))):
+                    ids = group.table["model_id"][rows]
+                    pred = self._cloze(probes, where, tally, refs, ids)
+                    for i in np.flatnonzero(np.isin(ids, list(shown))):
                         examples.append(
                             {
-                                "model_id": int(group.table["model_id"][rows[i]]),
+                                "model_id": int(ids[i]),
                                 "task_id": int(group.table["task_id"][rows[i]]),
                                 **{
                                     k: _rounded(v[i])
@@ -152,11 +151,8 @@ class Evaluator:
             sorted(examples, key=lambda e: e["model_id"]),
         )
 
-    def _call(self, method: str, batch, where: str):
-        return self.runner.call(method, batch, where)
-
     def _embed(self, probes: ProbeSet, where: str) -> np.ndarray:
-        out = self._call("embed", probes.batch(self.runner.info.reads, masked=False), where)
+        out = self.runner.call("embed", probes.batch(self.runner.info.reads, masked=False), where)
         b = len(probes.x)
         if out.ndim != 2 or out.shape[0] != b:
             raise SubmissionError(
@@ -184,7 +180,7 @@ class Evaluator:
         refs: dict[str, M.ClozeTally],
         ids: np.ndarray,
     ):
-        pred = self._call("predict_masked", probes.batch(self.runner.info.reads, masked=True), where)
+        pred = self.runner.call("predict_masked", probes.batch(self.runner.info.reads, masked=True), where)
         if (
             tuple(pred.shape) != tuple(probes.x.shape)
             or not pred.is_floating_point()

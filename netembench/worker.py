@@ -24,7 +24,14 @@ import safetensors.torch
 import torch
 from torch import Tensor
 
-from netembench.embedders import SubmissionError, SubmissionInfo, Unsupported, ZooIdentity, load_submission
+from netembench.embedders import (
+    SubmissionError,
+    SubmissionInfo,
+    Unsupported,
+    ZooIdentity,
+    load_submission,
+    reads_hint,
+)
 from netembench.population import Arch, Population
 from netembench.probes import ProbeBatch
 
@@ -179,13 +186,7 @@ class WorkerRunner:
         if meta.get("error") == "SubmissionError":  # loading failed: the loader's own message
             raise SubmissionError(meta["message"])
         if "error" in meta:
-            hint = ""
-            if (
-                meta["error"] in ("AttributeError", "TypeError")
-                and "NoneType" in meta["message"]
-                and self._info is not None
-            ):
-                hint = f" (batch fields not declared in `reads` are None; it declares {sorted(self._info.reads)})"
+            hint = reads_hint(meta["error"], meta["message"], self._info.reads) if self._info else ""
             raise SubmissionError(
                 f"embedder {name!r} raised {meta['error']} in {what} on {where}: {meta['message']}{hint}"
             )
