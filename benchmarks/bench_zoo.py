@@ -52,7 +52,7 @@ def train_blas(arch: Arch, coef: torch.Tensor, keys: torch.Tensor, config: Train
     for step in range(config.steps):
         x = training_inputs(keys, step, config.batch_size)
         y = polyval(coef, x)
-        acts = [torch.addcmul(b_in[:, None, :], x[:, :, None], w_in[:, None, :]).clamp_(min=0)]
+        acts = [torch.addcmul(b_in[:, None, :], x[:, :, None], w_in[:, None, 0, :]).clamp_(min=0)]
         for w, b in zip(hidden[0::2], hidden[1::2]):
             acts.append(torch.bmm(acts[-1], w).add_(b[:, None, :]).clamp_(min=0))
         out = torch.bmm(acts[-1], w_out[:, :, None])[..., 0].add_(b_out[:, None])
@@ -67,7 +67,7 @@ def train_blas(arch: Arch, coef: torch.Tensor, keys: torch.Tensor, config: Train
             torch.sum(g_z, 1, out=b.grad)
             g_act = torch.bmm(g_z, w.transpose(1, 2))
         g_z = relu_grad(g_act, acts[0], 0.0)
-        torch.bmm(x[:, None, :], g_z, out=w_in.grad[:, None, :])
+        torch.bmm(x[:, None, :], g_z, out=w_in.grad)
         torch.sum(g_z, 1, out=b_in.grad)
         for group in opt.param_groups:
             group["lr"] = config.lr_at(step)

@@ -58,31 +58,46 @@ configs:
     ]
     gen = info["generator"]
     family = spec.tasks
-    family_text = (
-        f"`separated`: {family.n_tasks} tasks (+{family.n_unseen} unseen) with random real roots in "
-        f"[-{family.root_range}, {family.root_range}], pairwise RMS distance ≥ {family.min_distance}."
-        if family.kind == "separated"
-        else f"`fine`: {family.n_families} families × {family.n_variants} variants "
-        f"`normalise(base + {family.eps} · normalise(random))`; bases ≥ {family.base_min_distance} apart, any two tasks "
-        f"≥ {family.floor} apart; unseen: {family.n_unseen_variants} new variants per family and "
-        f"{family.n_unseen_families} new families."
-    )
+    if family.kind == "separated":
+        family_text = (
+            f"`separated`: {family.n_tasks} tasks (+{family.n_unseen} unseen) with random real roots in "
+            f"[-{family.root_range}, {family.root_range}], pairwise RMS distance ≥ {family.min_distance}."
+        )
+    elif family.kind == "separated2d":
+        family_text = (
+            f"`separated2d`: {family.n_tasks} tasks (+{family.n_unseen} unseen), uniform coefficients in "
+            f"an orthonormal (Legendre) basis, pairwise RMS distance ≥ {family.min_distance}."
+        )
+    else:
+        family_text = (
+            f"`{family.kind}`: {family.n_families} families × {family.n_variants} variants "
+            f"`normalise(base + {family.eps} · normalise(random))`; bases ≥ {family.base_min_distance} apart, "
+            f"any two tasks ≥ {family.floor} apart; unseen: {family.n_unseen_variants} new variants per family and "
+            f"{family.n_unseen_families} new families."
+        )
+    if tasks.dim == 1:
+        domain = "degree 3–4, normalised to zero mean and unit\nrange over [-1, 1]"
+        order, cube, grid = "low → high", "[-1, 1]", "1025-point grid"
+    else:
+        domain = "2-D polynomials of total degree ≤ 3, normalised to zero mean over\n[-1, 1]² and unit range"
+        order = "monomials x1^a x2^b by total degree, then falling a"
+        cube, grid = "[-1, 1]²", "129 × 129 grid"
     return f"""{front}
 # netembench zoo `{spec.ref}`
 
 {spec.description}
 
 A *model zoo* for benchmarking functional network embeddings: each model is a small ReLU MLP trained
-to fit a known random polynomial (its *task*) on [-1, 1]. Embedders are scored on how well their
+to fit a known random polynomial (its *task*) on {cube}. Embedders are scored on how well their
 embeddings identify, cluster and generalise across tasks (see
 [netembench](https://github.com/netembench/netembench)).
 
 ## Tasks
 
-{len(tasks)} tasks ({int(tasks.unseen.sum())} unseen), degree 3–4, normalised to zero mean and unit
-range over [-1, 1]; minimum pairwise RMS distance achieved: **{tasks.min_distance:.4f}**.
+{len(tasks)} tasks ({int(tasks.unseen.sum())} unseen), {domain}; minimum pairwise RMS distance achieved:
+**{tasks.min_distance:.4f}**.
 Family {family_text}
-`tasks.parquet` holds each task's monomial (`coef_k`, low → high) and Chebyshev (`cheb_k`) coefficients.
+`tasks.parquet` holds each task's monomial (`coef_k`, {order}) and Chebyshev (`cheb_k`) coefficients.
 
 ## Splits
 
@@ -95,9 +110,9 @@ different seeds; `unseen` tasks appear in no other split.
 
 ## Models and fit quality
 
-Each model: MSE on fresh `x ~ U[-1, 1]` every step ({spec.training.steps} Adam steps, batch
+Each model: MSE on fresh `x ~ U{cube}` every step ({spec.training.steps} Adam steps, batch
 {spec.training.batch_size}, cosine learning rate {spec.training.lr} → {spec.training.lr_final}).
-Relative MSE on a 1025-point grid (`train_rel_mse` in the metadata):
+Relative MSE on a {grid} (`train_rel_mse` in the metadata):
 
 | architecture | models | median | worst |
 |---|---|---|---|

@@ -1,8 +1,8 @@
-"""A population of M same-shaped ReLU MLPs (1 -> width^depth -> 1) held as stacked tensors.
+"""A population of M same-shaped ReLU MLPs (d -> width^depth -> 1) held as stacked tensors.
 
 Public layout (what zoos store): `layers.{i}.weight [M, out, in]`, `layers.{i}.bias [M, out]`.
 Training runs one batched computation over all M models: a hand-written forward/backward
-(batched matmuls for hidden layers, elementwise ops for the 1-wide input and output layers) and one
+(batched matmuls for hidden layers, elementwise ops for the d-wide input and 1-wide output layers) and one
 elementwise Adam over the stacked tensors. Adam is elementwise and the loss is a sum of per-model
 losses, so every model's update is exactly its own, as if it had been trained alone. All of it is
 in arithmetic whose rounding is fixed (`netembench.exact`), so the weights are the same bits on
@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from netembench import exact, rng
+from netembench import exact, rng, tasks2d
 from netembench.tasks import GRID, N_COEF
 
 # Training matmuls keep 9 significant bits per operand (bfloat16 has 8) with exact float32
@@ -32,31 +32,44 @@ STREAM_INIT = 0x1000
 STREAM_DATA = 0x2000
 
 
+MAX_INPUTS = 8
+
+
 @dataclass(frozen=True)
 class Arch:
-    """An MLP with 1 input, `depth` hidden ReLU layers of `width` units, and 1 output."""
+    """An MLP with `inputs` inputs, `depth` hidden ReLU layers of `width` units, and 1 output."""
 
     width: int
     depth: int
+    inputs: int = 1
 
     @classmethod
     def parse(cls, name: str) -> Arch:
-        """Parse `"1-32-32-1"`; every hidden layer has the same width."""
+        """Parse `"1-32-32-1"` or `"2-64-64-1"`; every hidden layer has the same width."""
         try:
             sizes = [int(s) for s in name.split("-")]
         except ValueError:
             sizes = []
-        if len(sizes) < 3 or sizes[0] != 1 or sizes[-1] != 1 or len(set(sizes[1:-1])) != 1 or sizes[1] < 1:
-            raise ValueError(f"architecture {name!r} is not of the form '1-W-...-W-1' (e.g. '1-32-32-1')")
-        return cls(width=sizes[1], depth=len(sizes) - 2)
+        if (
+            len(sizes) < 3
+            or not 1 <= sizes[0] <= MAX_INPUTS
+            or sizes[-1] != 1
+            or len(set(sizes[1:-1])) != 1
+            or sizes[1] < 1
+        ):
+            raise ValueError(
+                f"architecture {name!r} is not of the form 'D-W-...-W-1' with 1 <= D <= {MAX_INPUTS} "
+                "inputs (e.g. '1-32-32-1', '2-64-64-1')"
+            )
+        return cls(width=sizes[1], depth=len(sizes) - 2, inputs=sizes[0])
 
     @property
     def name(self) -> str:
-        return "-".join(["1", *[str(self.width)] * self.depth, "1"])
+        return "-".join([str(self.inputs), *[str(self.width)] * self.depth, "1"])
 
     def shapes(self) -> dict[str, tuple[int, ...]]:
         """Per-model tensor shapes in the public layout, in layer order."""
-        sizes = [1, *[self.width] * self.depth, 1]
+        sizes = [self.inputs, *[self.width] * self.depth, 1]
         out: dict[str, tuple[int, ...]] = {}
         for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
             out[f"layers.{i}.weight"] = (fan_out, fan_in)
@@ -124,19 +137,20 @@ class Population:
 
     @torch.no_grad()
     def forward(self, x: Tensor, chunk: int = 1 << 22) -> Tensor:
-        """Outputs for inputs `x [M, N]` (model m sees row m), in chunks of models to bound memory.
-        Bit-identical on every machine (`exact.matmul`)."""
+        """Outputs `[M, N]` for inputs `x [M, N]` (1 input) or `[M, N, d]` (model m sees row m), in
+        chunks of models to bound memory. Bit-identical on every machine (`exact.matmul`)."""
         per_model = x.shape[1] * self.arch.width
         step = max(1, chunk // per_model)
+        x = x[..., None] if x.dim() == 2 else x
         outs = []
         for s in range(0, len(self), step):
-            h = x[s : s + step, :, None]
+            h = x[s : s + step]
             for w, b in zip(self.weights, self.biases):
                 h = exact.matmul(h, w[s : s + step].transpose(1, 2)).add_(b[s : s + step, None, :])
                 if w is not self.weights[-1]:
                     h = h.clamp_(min=0)
             outs.append(h[..., 0])
-        return torch.cat(outs) if outs else x.new_zeros(x.shape)
+        return torch.cat(outs) if outs else x.new_zeros(x.shape[:2])
 
 
 @dataclass(frozen=True)
@@ -154,19 +168,23 @@ class TrainConfig:
 
 
 def init_population(arch: Arch, keys: Tensor) -> Population:
-    """Initialise one model per key. First-layer kinks are spread uniformly over [-1, 1].
+    """Initialise one model per key. First-layer kinks (hyperplanes in d > 1) pass through points
+    spread uniformly over the domain [-1, 1]^d.
 
     With the default (uniform weight and bias) init about half the first-layer units have their
     kink outside the domain and are dead or linear there; that is what made some fits fail.
     """
-    m, w = len(keys), arch.width
+    m, w, d = len(keys), arch.width, arch.inputs
 
     def u(stream: int, shape: tuple[int, ...], low: float, high: float) -> Tensor:
         return low + (high - low) * rng.uniform_grid(keys, STREAM_INIT + stream, shape)
 
-    first_w = u(0, (w, 1), -1.0, 1.0) * 6.0**0.5  # He-uniform bound for fan_in = 1
-    kinks = u(1, (w,), -1.0, 1.0)
-    weights, biases = [first_w], [-first_w[..., 0] * kinks]
+    first_w = u(0, (w, d), -1.0, 1.0) * (6.0 / d) ** 0.5  # He-uniform bound for fan_in = d
+    through = u(1, (w, d), -1.0, 1.0)  # a point on each unit's kink
+    offset = first_w[..., 0] * through[..., 0]
+    for k in range(1, d):
+        offset = offset + first_w[..., k] * through[..., k]
+    weights, biases = [first_w], [-offset]
     for i in range(1, arch.depth):
         bound = (6.0 / w) ** 0.5
         weights.append(u(2 * i, (w, w), -bound, bound))
@@ -178,25 +196,32 @@ def init_population(arch: Arch, keys: Tensor) -> Population:
 
 
 def polyval(coef: Tensor, x: Tensor) -> Tensor:
-    """Evaluate `[M, N_COEF]` monomial coefficients at `x [M, N]` (Horner)."""
+    """Evaluate each model's task at its inputs: 1-D `[M, N_COEF]` monomial coefficients at
+    `x [M, N]` (Horner), or 2-D `[M, tasks2d.N_COEF]` at `x [M, N, 2]`. `[M, N]`."""
+    if x.dim() == 3:
+        return tasks2d.evaluate(coef[:, None, :], x)
     y = coef[:, -1:].expand_as(x).clone()
     for k in range(N_COEF - 2, -1, -1):
         y.mul_(x).add_(coef[:, k : k + 1])
     return y
 
 
-def training_inputs(keys: Tensor, step: int, batch_size: int) -> Tensor:
-    """The training inputs `x ~ U[-1, 1]` of each model at one step: `[M, batch_size]`."""
-    return rng.uniform_grid(keys, STREAM_DATA, (batch_size,), offset=step * batch_size) * 2.0 - 1.0
+def training_inputs(keys: Tensor, step: int, batch_size: int, inputs: int = 1) -> Tensor:
+    """The training inputs `x ~ U[-1, 1]^d` of each model at one step: `[M, batch_size]` for one
+    input, `[M, batch_size, d]` for several."""
+    shape = (batch_size,) if inputs == 1 else (batch_size, inputs)
+    offset = step * batch_size * inputs
+    return rng.uniform_grid(keys, STREAM_DATA, shape, offset=offset) * 2.0 - 1.0
 
 
 _relu_grad = torch.ops.aten.threshold_backward  # grad * (activation > 0): a select, exact
 
 
 def training_layout(pop: Population) -> list[Tensor]:
-    """A population's tensors as trained: first and last layers as [M, W] vectors, hidden weights
-    as [M, in, out]; in order w_in, b_in, (w, b) per hidden layer, w_out, b_out."""
-    params = [pop.weights[0][..., 0], pop.biases[0]]
+    """A population's tensors as trained: the first layer as [M, d, W], the last as an [M, W]
+    vector, hidden weights as [M, in, out]; in order w_in, b_in, (w, b) per hidden layer, w_out,
+    b_out."""
+    params = [pop.weights[0].transpose(1, 2).contiguous(), pop.biases[0]]
     for w, b in zip(pop.weights[1:-1], pop.biases[1:-1]):
         params += [w.transpose(1, 2).contiguous(), b]
     return params + [pop.weights[-1][:, 0, :].contiguous(), pop.biases[-1][:, 0].contiguous()]
@@ -249,10 +274,15 @@ def train_population(
     coef = coef.to(device=keys.device, dtype=torch.float32)
     opt = ElementwiseAdam(params)
     w_in, b_in, *hidden, w_out, b_out = params
+    d = arch.inputs
     for step in range(config.steps):
-        x = training_inputs(keys, step, config.batch_size)
+        x = training_inputs(keys, step, config.batch_size, d)
         y = polyval(coef, x)
-        acts = [(x[:, :, None] * w_in[:, None, :]).add_(b_in[:, None, :]).clamp_(min=0)]
+        x = x[..., None] if d == 1 else x  # [M, B, d]
+        pre = x[:, :, 0, None] * w_in[:, None, 0, :]
+        for k in range(1, d):  # the d-wide input layer: elementwise, summed in a fixed order
+            pre = pre + x[:, :, k, None] * w_in[:, None, k, :]
+        acts = [pre.add_(b_in[:, None, :]).clamp_(min=0)]
         for w, b in zip(hidden[0::2], hidden[1::2]):
             acts.append(exact.matmul(acts[-1], w, matmul_bits).add_(b[:, None, :]).clamp_(min=0))
         out = exact.fixed_sum(acts[-1] * w_out[:, None, :], 2).add_(b_out[:, None])
@@ -265,11 +295,12 @@ def train_population(
             grads[:0] = [exact.matmul(acts[i].transpose(1, 2), g_z, matmul_bits), exact.fixed_sum(g_z, 1)]
             g_act = exact.matmul(g_z, w.transpose(1, 2), matmul_bits)
         g_z = _relu_grad(g_act, acts[0], 0.0)
-        grads[:0] = [exact.fixed_sum(x[:, :, None] * g_z, 1), exact.fixed_sum(g_z, 1)]
+        g_w_in = torch.stack([exact.fixed_sum(x[:, :, k, None] * g_z, 1) for k in range(d)], 1)
+        grads[:0] = [g_w_in, exact.fixed_sum(g_z, 1)]
         opt.step(grads, config.lr_at(step))
         if progress is not None:
             progress(1)
-    weights = [w_in[..., None]] + [w.transpose(1, 2).contiguous() for w in hidden[0::2]]
+    weights = [w_in.transpose(1, 2).contiguous()] + [w.transpose(1, 2).contiguous() for w in hidden[0::2]]
     biases = [b_in] + list(hidden[1::2])
     weights.append(w_out[:, None, :])
     biases.append(b_out[:, None])
@@ -277,10 +308,12 @@ def train_population(
 
 
 def fit_rel_mse(pop: Population, coef: Tensor) -> Tensor:
-    """Relative MSE of each model on the dense grid: mean (f - p)^2 / variance of p. `[M]`.
-    Bit-identical on every machine: it is stored in the zoo's metadata."""
+    """Relative MSE of each model on the dense grid (`tasks.GRID`, `tasks2d.GRID2D` for 2 inputs):
+    mean (f - p)^2 / variance of p. `[M]`. Bit-identical on every machine: it is stored in the
+    zoo's metadata."""
     device = pop.weights[0].device
-    grid = torch.as_tensor(GRID, dtype=torch.float32, device=device).expand(len(pop), -1)
+    points = GRID if pop.arch.inputs == 1 else tasks2d.GRID2D
+    grid = torch.as_tensor(points, dtype=torch.float32, device=device).expand(len(pop), *points.shape)
     target = polyval(coef.to(device=device, dtype=torch.float32), grid)
     diff = pop.forward(grid) - target
     centred = target - exact.fixed_mean(target, 1)[:, None]

@@ -19,7 +19,13 @@ from typing import Any
 import numpy as np
 
 from netembench.population import Arch, TrainConfig
-from netembench.tasks import FAMILIES, MAX_DEGREE, SeparatedFamily, TaskFamily, TaskSet
+from netembench.tasks import MAX_DEGREE, FineFamily, SeparatedFamily, TaskSet
+from netembench.tasks2d import Fine2DFamily, Separated2DFamily
+
+TaskFamily = SeparatedFamily | FineFamily | Separated2DFamily | Fine2DFamily
+FAMILIES: dict[str, type] = {
+    f.kind: f for f in (SeparatedFamily, FineFamily, Separated2DFamily, Fine2DFamily)
+}
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -227,9 +233,12 @@ def _validate(spec: ZooSpec, source: str) -> None:
         if s.tasks not in ("seen", "unseen"):
             fail(f"split {s.name!r}: tasks must be 'seen' or 'unseen', got {s.tasks!r}")
         try:
-            Arch.parse(s.arch)
+            arch = Arch.parse(s.arch)
         except ValueError as err:
             fail(f"split {s.name!r}: {err}")
+        dim = getattr(spec.tasks, "dim", 1)
+        if arch.inputs != dim:
+            fail(f"split {s.name!r}: architecture {s.arch} has {arch.inputs} inputs but the tasks have {dim}")
     names = spec.split_names
     for core in CORE_SPLITS:
         if core not in names:
@@ -269,16 +278,11 @@ def _ranges(spec: ZooSpec) -> list[tuple[str, Any, str, bool]]:
             f"finite, 0 < lr_final <= lr ({t.lr!r})",
             _finite(t.lr_final) and 0 < t.lr_final <= t.lr,
         ),
-        (
-            "[tasks].degrees",
-            list(f.degrees),
-            f"a non-empty list of degrees from 1 to {MAX_DEGREE}",
-            bool(f.degrees) and all(1 <= d <= MAX_DEGREE for d in f.degrees),
-        ),
-        ("[tasks].root_range", f.root_range, "finite and > 0", _finite(f.root_range) and f.root_range > 0),
         ("[tasks].max_attempts", f.max_attempts, "an integer >= 1", f.max_attempts >= 1),
     ]
-    if isinstance(f, SeparatedFamily):
+    if isinstance(f, (SeparatedFamily, FineFamily)):
+        checks += _root_ranges(f)
+    if isinstance(f, (SeparatedFamily, Separated2DFamily)):
         checks += [
             ("[tasks].n_tasks", f.n_tasks, "an integer >= 1", f.n_tasks >= 1),
             ("[tasks].n_unseen", f.n_unseen, "an integer >= 0", f.n_unseen >= 0),
@@ -310,6 +314,19 @@ def _ranges(spec: ZooSpec) -> list[tuple[str, Any, str, bool]]:
             (f"[[splits]] #{i}.first_seed", s.first_seed, "an integer >= 0", s.first_seed >= 0),
         ]
     return checks
+
+
+def _root_ranges(f: SeparatedFamily | FineFamily) -> list[tuple[str, Any, str, bool]]:
+    """Range checks of the 1-D families' root sampler."""
+    return [
+        (
+            "[tasks].degrees",
+            list(f.degrees),
+            f"a non-empty list of degrees from 1 to {MAX_DEGREE}",
+            bool(f.degrees) and all(1 <= d <= MAX_DEGREE for d in f.degrees),
+        ),
+        ("[tasks].root_range", f.root_range, "finite and > 0", _finite(f.root_range) and f.root_range > 0),
+    ]
 
 
 def _has_unseen(family: TaskFamily) -> bool:

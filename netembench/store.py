@@ -37,7 +37,7 @@ from safetensors import SafetensorError, safe_open
 from netembench.identity import content_fingerprint, reference_note
 from netembench.population import Arch, Population
 from netembench.spec import ZooSpec, parse_spec
-from netembench.tasks import N_COEF, TaskSet
+from netembench.tasks import TaskSet
 
 FORMAT = "netembench-zoo"
 FORMAT_VERSION = 2
@@ -62,8 +62,8 @@ def sha256_file(path: Path) -> str:
 
 
 def coefficient_columns(coef: np.ndarray, cheb: np.ndarray) -> dict[str, np.ndarray]:
-    cols = {f"coef_{k}": coef[:, k] for k in range(N_COEF)}
-    cols.update({f"cheb_{k}": cheb[:, k] for k in range(N_COEF)})
+    cols = {f"coef_{k}": coef[:, k] for k in range(coef.shape[1])}
+    cols.update({f"cheb_{k}": cheb[:, k] for k in range(cheb.shape[1])})
     return cols
 
 
@@ -300,12 +300,14 @@ class Zoo:
     @cached_property
     def tasks(self) -> TaskSet:
         t = pq.read_table(self.path / "tasks.parquet").to_pydict()
-        coef = np.stack([np.asarray(t[f"coef_{k}"]) for k in range(N_COEF)], axis=1)
+        n_coef = sum(1 for k in t if k.startswith("coef_"))
+        coef = np.stack([np.asarray(t[f"coef_{k}"]) for k in range(n_coef)], axis=1)
         return TaskSet(
             coef=coef,
             family=np.asarray(t["family_id"], dtype=np.int64),
             unseen=np.asarray(t["unseen"], dtype=bool),
             min_distance=float(self.manifest["tasks"]["min_distance"]),
+            dim=getattr(self.spec.tasks, "dim", 1),
         )
 
     def table(self, split: str) -> dict[str, np.ndarray]:

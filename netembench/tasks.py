@@ -115,17 +115,29 @@ class TaskSet:
     family: np.ndarray  # [T] coarse label; equals the task id for `separated`
     unseen: np.ndarray  # [T] bool
     min_distance: float  # smallest pairwise RMS distance achieved, over all tasks
+    dim: int = 1  # input dimension: 1 (this module) or 2 (`tasks2d`, coefficients in its order)
 
     def __len__(self) -> int:
         return len(self.coef)
 
     @property
     def degree(self) -> np.ndarray:
+        """Total degree of each task."""
         nonzero = np.abs(self.coef) > 1e-12
-        return (N_COEF - 1 - np.argmax(nonzero[:, ::-1], axis=1)).astype(np.int64)
+        last = self.coef.shape[1] - 1 - np.argmax(nonzero[:, ::-1], axis=1)
+        if self.dim == 1:
+            return last.astype(np.int64)
+        from netembench.tasks2d import EXPONENTS
+
+        return np.array([sum(EXPONENTS[k]) for k in last], dtype=np.int64)
 
     @property
     def chebyshev(self) -> np.ndarray:
+        """Coefficients in the (product) Chebyshev basis, in the monomials' order."""
+        if self.dim == 2:
+            from netembench.tasks2d import chebyshev
+
+            return chebyshev(self.coef)
         return np.stack([np.pad(C.poly2cheb(c), (0, N_COEF - len(C.poly2cheb(c)))) for c in self.coef])
 
     def seen_ids(self) -> np.ndarray:

@@ -81,7 +81,12 @@ EXTRA_LINES = {
         "unknown field 'shards' in the top level",
     ),
     "mistyped field": ("shard_size = 4", 'shard_size = "four"', "field the top level.shard_size must be int"),
-    "bad architecture": ('arch = "1-6-1"', 'arch = "2-6-1"', "architecture '2-6-1' is not of the form"),
+    "bad architecture": ('arch = "1-6-1"', 'arch = "1-6-2"', "architecture '1-6-2' is not of the form"),
+    "arch inputs unlike the tasks": (
+        'arch = "1-6-1"',
+        'arch = "2-6-1"',
+        "2-6-1 has 2 inputs but the tasks have 1",
+    ),
     "seeds shared": (
         "first_seed = 2\nn_seeds = 1",
         "first_seed = 1\nn_seeds = 1",
