@@ -3,8 +3,9 @@
 A submission is a `.py` file or a folder with `embedder.py` that defines `load_embedder()`, or a
 `module:callable` path. `load_embedder()` returns an object with `name`, `reads` (a subset of
 {"grad", "y", "weights"}) and `embed(batch) -> [B, D]`; a cloze embedder also has
-`predict_masked(batch) -> [B, N]`. An embedder trained with task ids, families or coefficients sets
-`supervised = True`.
+`predict_masked(batch)`, shaped like `batch.grad`. An embedder trained with task ids, families or
+coefficients sets `supervised = True`. One that handles d-dimensional inputs (protocol v2,
+`x [B, N, d]`) sets `protocols = {1, 2}`; without it, it is skipped on tracks with d > 1.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from torch import Tensor
 from netembench.probes import ProbeBatch
 
 READABLE = frozenset({"grad", "y", "weights"})
+PROTOCOLS = frozenset({1, 2})  # probe-set protocol versions (DESIGN §5, §13)
 # The one rule for embedder names (eval, leaderboard and SUBMITTING.md quote it): they name folders
 # and appear in Markdown and HTML.
 NAME_RULE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
@@ -56,9 +58,11 @@ class SubmissionInfo:
     n_params: int
     ref: str
     source_hash: str
+    protocols: frozenset[int] | list[int] = frozenset({1})
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "reads", frozenset(self.reads))
+        object.__setattr__(self, "protocols", frozenset(self.protocols))
 
 
 class SubmissionError(RuntimeError):
@@ -100,7 +104,13 @@ class Submission:
             )
         if not callable(getattr(embedder, "embed", None)):
             raise SubmissionError(f"submission {ref}: embedder {name!r} has no embed(batch) method")
-        self.reads = frozenset(reads)
+        protocols = getattr(embedder, "protocols", frozenset({1}))
+        if not isinstance(protocols, (set, frozenset)) or not protocols or not set(protocols) <= PROTOCOLS:
+            raise SubmissionError(
+                f"submission {ref}: `protocols` must be a non-empty subset of {sorted(PROTOCOLS)}, "
+                f"got {protocols!r}"
+            )
+        self.reads, self.protocols = frozenset(reads), frozenset(protocols)
 
     @property
     def name(self) -> str:
@@ -130,6 +140,7 @@ class Submission:
             self.n_params,
             self.ref,
             self.source_hash(),
+            self.protocols,
         )
 
     def source_hash(self) -> str:

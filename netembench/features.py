@@ -82,7 +82,22 @@ def region_mean(values: Tensor, region: Tensor) -> Tensor:
 
 
 def mean_fill(values: Tensor, hidden: Tensor) -> Tensor:
-    """Each hidden entry becomes the mean of its row's visible entries."""
+    """Each hidden entry of `values [B, N]` or `[B, N, d]` becomes the mean of its row's visible
+    entries."""
+    if values.dim() == 3:
+        hidden = hidden[..., None]
     visible = (~hidden).to(values.dtype)
     mean = (values * visible).sum(1, keepdim=True) / visible.sum(1, keepdim=True).clamp_min(1)
     return torch.where(hidden, mean.expand_as(values), values)
+
+
+def nearest_fill(x: Tensor, values: Tensor, hidden: Tensor) -> Tensor:
+    """In d dimensions (`x [B, N, d]`, `values [B, N, ...]`): each hidden entry becomes the value of
+    the nearest visible point (Euclidean); rows with nothing visible become 0."""
+    dist = torch.cdist(x, x).masked_fill(hidden[:, None, :], float("inf"))
+    nearest = dist.argmin(2)
+    index = nearest.reshape(*nearest.shape, *([1] * (values.dim() - 2))).expand_as(values)
+    filled = values.gather(1, index)
+    filled = torch.where(hidden.all(1).reshape(-1, *([1] * (values.dim() - 1))), 0.0, filled)
+    mask = hidden.reshape(*hidden.shape, *([1] * (values.dim() - 2)))
+    return torch.where(mask, filled, values)

@@ -1,4 +1,4 @@
-"""Evaluate an embedder on a zoo, the same way every time (harness v1).
+"""Evaluate an embedder on a zoo, the same way every time (harness 1.2).
 
 For each of the protocol's evaluation draws: probe every model of the needed splits in batches,
 embed, check the output, and score. Embeddings are put in model-id order before scoring, so the
@@ -10,6 +10,10 @@ copies of probe batches; every draw shows the models of a split in a fresh rando
 random ids, and a model's inputs are keyed on its weights rather than its id, so neither order,
 ids nor inputs tell which model (hence which task) a probe set came from without a rebuilt zoo.
 Metrics are computed here, never there.
+
+Functional twins (`twins`): every draw also embeds each test model's twin (permuted, rescaled
+hidden units; the same function), probed at its original's inputs, for `twin_recall_at_1` and
+`twin_distance_ratio`.
 """
 
 from __future__ import annotations
@@ -24,35 +28,16 @@ import torch
 from tqdm.auto import tqdm
 
 from netembench import metrics as M
-from netembench.embedders import InProcessRunner, Submission, SubmissionError, ZooIdentity
+from netembench.embedders import InProcessRunner, Submission, SubmissionError, Unsupported, ZooIdentity
 from netembench.population import Population
-from netembench.probes import PROTOCOL_V1, Protocol, ProbeSet, draw_probes, evaluation_keys
+from netembench.probes import Protocol, ProbeSet, draw_probes, evaluation_keys
 from netembench.store import Zoo
+from netembench.tracks import track_for
+from netembench.twins import functional_twin
 
-HARNESS_VERSION = "1.1.0"
-
-
-@dataclass(frozen=True)
-class Track:
-    """What a zoo is scored on: its main score and the track-specific extras."""
-
-    main: str = "probe_accuracy"
-    probe: bool = (
-        True  # a linear probe for the task (poly-many has 2 train models per task: retrieval instead)
-    )
-    coarse: bool = False  # coarse (family) probe accuracy
-    retrieval: bool = False  # retrieval recall@1 and coefficient R^2 on unseen tasks
-    per_arch: bool = False  # probe accuracy per test architecture
+HARNESS_VERSION = "1.2.0"
 
 
-TRACKS = {
-    "poly-seed": Track(),
-    "poly-fine": Track(coarse=True),
-    # A 1000-way probe fitted on 2 models per task measures what retrieval does, at 66 of the
-    # suite's 81 seconds (harness 1.1 dropped it).
-    "poly-many": Track(main="retrieval_recall_at_1", probe=False, retrieval=True),
-    "poly-xarch": Track(main="arch_probe_accuracy", per_arch=True),
-}
 EXAMPLES = 3  # cloze examples kept for the results site (the test models with the lowest ids)
 
 
@@ -65,6 +50,7 @@ class SplitEmbeddings:
     cloze: M.ClozeTally | None = None
     references: dict[str, M.ClozeTally] = field(default_factory=dict)
     examples: list[dict] = field(default_factory=list)  # cloze predictions of a few test models
+    twins: np.ndarray | None = None  # embeddings of the models' functional twins, same order
 
 
 class Evaluator:
@@ -75,7 +61,6 @@ class Evaluator:
         device: str = "cpu",
         batch_size: int = 512,
         quiet: bool = False,
-        protocol: Protocol = PROTOCOL_V1,
     ) -> None:
         self.runner, self.zoo, self.device, self.batch_size, self.quiet = (
             runner,
@@ -84,20 +69,29 @@ class Evaluator:
             batch_size,
             quiet,
         )
-        self.protocol = protocol
-        self.track = TRACKS.get(zoo.name, Track())
+        self.track = track_for(zoo.name, zoo.tasks.dim)
+        self.protocol = self.track.protocol
         self.width: int | None = None
         self._populations: dict[tuple[str, str], Population] = {}  # (split, arch) -> weights on the device
         # The model order and ids shown to the submission: random, never the same twice.
         self._secret = np.random.default_rng(secrets.randbits(128))
+        version = self.protocol.version
+        if version not in runner.info.protocols:
+            raise Unsupported(
+                f"{runner.info.name} handles protocol v{'/v'.join(map(str, sorted(runner.info.protocols)))} only; "
+                f"{zoo.spec.ref} has {self.protocol.dim}-D inputs (protocol v{version}); an embedder that "
+                f"handles them declares protocols = {{1, 2}}"
+            )
         runner.prepare(ZooIdentity(zoo.name, zoo.version, zoo.fingerprint))
 
     @property
     def name(self) -> str:
         return self.runner.info.name
 
-    def embed_split(self, split: str, draw: int, protocol: Protocol, cloze: bool = False) -> SplitEmbeddings:
-        parts, tables, examples = [], [], []
+    def embed_split(
+        self, split: str, draw: int, protocol: Protocol, cloze: bool = False, twins: bool = False
+    ) -> SplitEmbeddings:
+        parts, twin_parts, tables, examples = [], [], [], []
         tally, refs = (
             (M.ClozeTally.empty(), {k: M.ClozeTally.empty() for k in ("interp", "meanfill")})
             if cloze
@@ -115,15 +109,17 @@ class Evaluator:
                 rows = order[start : start + self.batch_size]
                 batch_pop = pop.select(torch.as_tensor(rows, device=self.device))
                 opaque = torch.as_tensor(self._secret.integers(0, 2**62, size=len(rows)))
-                probes = draw_probes(
-                    batch_pop, opaque, evaluation_keys(self.zoo.fingerprint, draw, batch_pop), protocol
-                )
+                keys = evaluation_keys(self.zoo.fingerprint, draw, batch_pop)
+                probes = draw_probes(batch_pop, opaque, keys, protocol)
                 where = f"split {split!r}, draw {draw}, batch {start // self.batch_size}"
                 parts.append(self._embed(probes, where))
+                if twins:  # probed at the original's inputs: the same keys
+                    twin = draw_probes(functional_twin(batch_pop, keys), opaque ^ 1, keys, protocol)
+                    twin_parts.append(self._embed(twin, f"{where} (functional twins)"))
                 if cloze:
                     ids = group.table["model_id"][rows]
                     pred = self._cloze(probes, where, tally, refs, ids)
-                    for i in np.flatnonzero(np.isin(ids, list(shown))):
+                    for i in np.flatnonzero(np.isin(ids, list(shown)) & (protocol.version == 1)):
                         examples.append(
                             {
                                 "model_id": int(ids[i]),
@@ -149,6 +145,7 @@ class Evaluator:
             tally,
             refs,
             sorted(examples, key=lambda e: e["model_id"]),
+            np.concatenate(twin_parts)[order] if twins else None,
         )
 
     def _embed(self, probes: ProbeSet, where: str) -> np.ndarray:
@@ -182,18 +179,19 @@ class Evaluator:
     ):
         pred = self.runner.call("predict_masked", probes.batch(self.runner.info.reads, masked=True), where)
         if (
-            tuple(pred.shape) != tuple(probes.x.shape)
+            tuple(pred.shape) != tuple(probes.grad.shape)
             or not pred.is_floating_point()
             or not torch.isfinite(pred).all()
         ):
             raise SubmissionError(
                 f"embedder {self.name!r}: predict_masked returned shape {tuple(pred.shape)}, dtype {pred.dtype} on {where}; "
-                f"expected finite floats of shape {list(probes.x.shape)}"
+                f"expected finite floats of shape {list(probes.grad.shape)}"
             )
         truth = probes.grad.to(torch.float64)
         tally.add(pred.to(torch.float64), truth, probes.mask, ids)
+        hide = probes.mask if truth.dim() == 2 else probes.mask[..., None]
         for name, ref in M.reference_predictions(
-            probes.x.double(), truth.masked_fill(probes.mask, 0.0), probes.mask
+            probes.x.double(), truth.masked_fill(hide, 0.0), probes.mask
         ).items():
             refs[name].add(ref, truth, probes.mask, ids)
         return pred
@@ -214,7 +212,7 @@ class Evaluator:
         )
         for draw in bar:
             train = self.embed_split("train", draw, self.protocol)
-            test = self.embed_split("test", draw, self.protocol, cloze=self.runner.info.cloze)
+            test = self.embed_split("test", draw, self.protocol, cloze=self.runner.info.cloze, twins=True)
             scores, correct = self._score(
                 train, test, self.embed_split("unseen", draw, self.protocol) if "unseen" in splits else None
             )
@@ -281,6 +279,11 @@ class Evaluator:
             scores["probe_accuracy"] = float(probe.mean())
         if self.clusterable(test):  # with one test model per task, k-means is trivially perfect
             scores["cluster_ami"], scores["cluster_v_measure"] = M.clustering(test.x, sy, scale)
+        others = test if self.clusterable(test) else train
+        recall, scores["twin_distance_ratio"] = M.twin_scores(
+            test.x, test.twins, sy, others.x, others.table["task_id"]
+        )
+        scores["twin_recall_at_1"] = float(recall.mean())
         if unseen is not None and self.clusterable(unseen):
             scores["unseen_cluster_ami"] = M.clustering(unseen.x, unseen.table["task_id"], scale)[0]
         if self.track.coarse:
@@ -340,6 +343,11 @@ class Evaluator:
             info["clustering"] = "omitted: the test split has one model per task"
         if "unseen" in self.zoo.splits and "unseen_cluster_ami" not in draws:
             info["unseen_clustering"] = "omitted: the unseen split has one model per task"
+        info["twins"] = (
+            "each test model's functional twin (hidden units permuted, rescaled by factors in "
+            "[1/4, 4]) probed at its inputs; same-task distances to "
+            + ("other test models" if "cluster_ami" in draws else "train models (one test model per task)")
+        )
         if "cloze_left_out" in draws:
             info["cloze_models_left_out_one_region"] = int(draws["cloze_left_out"][0])
         return {"metrics": out, "info": info}
@@ -389,4 +397,5 @@ def evaluate(
     }
     result["submission"] = runner.info
     result["isolated"] = isinstance(runner, WorkerRunner)
+    result["protocol"] = ev.protocol.as_dict()
     return result

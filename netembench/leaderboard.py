@@ -23,7 +23,7 @@ from netembench.embedders import NAME_RULE, NAME_RULE_TEXT
 from netembench.harness import HARNESS_VERSION
 
 # Earlier harness versions whose result files stay valid, listed apart as superseded.
-SUPERSEDED_HARNESSES = ("1.0.0",)
+SUPERSEDED_HARNESSES = ("1.0.0", "1.1.0")
 VERIFIED = "verified.json"
 from netembench.results import ResultError, flat_metrics, read_result, validate_result
 from netembench.spec import canonical_specs

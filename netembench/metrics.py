@@ -21,7 +21,7 @@ from sklearn.neighbors import KNeighborsClassifier
 from sklearn.preprocessing import StandardScaler
 from torch import Tensor
 
-from netembench.features import fill_hidden, mean_fill
+from netembench.features import fill_hidden, mean_fill, nearest_fill
 
 SEED = 0
 PROBE_C = 10.0  # inverse L2 strength of the logistic-regression probe (on standardised features)
@@ -135,17 +135,22 @@ class ClozeTally:
         return cls([], [], [], [])
 
     def add(self, pred: Tensor, truth: Tensor, mask: Tensor, model_id: np.ndarray) -> None:
+        """Gradients `[B, N]` (v1) or `[B, N, d]` (v2: squared norms and summed variances)."""
         self.model_id.append(np.asarray(model_id))
         m = mask.to(truth.dtype)
-        self.sq_error.append((((pred - truth) ** 2) * m).sum(1).cpu().numpy())
+        sq, var = (pred - truth) ** 2, truth.var(1, unbiased=False)
+        if truth.dim() == 3:
+            sq, var = sq.sum(-1), var.sum(-1)
+        self.sq_error.append((sq * m).sum(1).cpu().numpy())
         self.n_masked.append(m.sum(1).cpu().numpy())
-        self.variance.append(truth.var(1, unbiased=False).clamp_min(1e-12).cpu().numpy())
+        self.variance.append(var.clamp_min(1e-12).cpu().numpy())
 
     def nmse(self) -> tuple[float, float, int]:
         """(pooled NMSE, median per-model NMSE, models left out for having one region).
 
-        A model's NMSE is its mean squared error on masked points over the variance of its
-        gradient across all probe points; pooled NMSE sums errors and normalisers over models.
+        A model's NMSE is its mean squared error (squared norm, in d > 1) on masked points over the
+        variance (summed over components) of its gradient across all probe points; pooled NMSE sums
+        errors and normalisers over models.
         """
         order = np.argsort(np.concatenate(self.model_id), kind="stable")
         err, n, var = (np.concatenate(v)[order] for v in (self.sq_error, self.n_masked, self.variance))
@@ -156,8 +161,38 @@ class ClozeTally:
 
 
 def reference_predictions(x: Tensor, grad: Tensor, mask: Tensor) -> dict[str, Tensor]:
-    """The non-learned cloze references, on the same masks: neighbour interpolation and mean-fill."""
-    return {"interp": fill_hidden(x, grad, mask), "meanfill": mean_fill(grad, mask)}
+    """The non-learned cloze references, on the same masks: neighbour interpolation (in d > 1,
+    the nearest visible point's gradient) and mean-fill."""
+    interp = fill_hidden(x, grad, mask) if x.dim() == 2 else nearest_fill(x, grad, mask)
+    return {"interp": interp, "meanfill": mean_fill(grad, mask)}
+
+
+def _unit_rows(x: np.ndarray) -> np.ndarray:
+    return x / np.linalg.norm(x, axis=1, keepdims=True).clip(1e-12)
+
+
+def twin_scores(
+    test: np.ndarray, twins: np.ndarray, labels: np.ndarray, others: np.ndarray, other_labels: np.ndarray
+) -> tuple[np.ndarray, float]:
+    """(per test model: is its twin strictly its nearest neighbour, by cosine, among the test
+    models and their twins?, median cosine distance to the twin over the median distance to another
+    model of the same task, taken from `others` (row i of `others` is never test model i itself,
+    unless `others` is `test`, where the diagonal is skipped))."""
+    a, t = _unit_rows(test), _unit_rows(twins)
+    n = len(a)
+    sims = a @ np.concatenate([a, t]).T
+    sims[np.arange(n), np.arange(n)] = -np.inf
+    own = sims[np.arange(n), n + np.arange(n)]
+    sims[np.arange(n), n + np.arange(n)] = -np.inf
+    recall = own > sims.max(1)
+    distance = 1.0 - (_unit_rows(test) @ _unit_rows(others).T)
+    same = labels[:, None] == other_labels[None, :]
+    if others is test:
+        same[np.arange(n), np.arange(n)] = False
+    twin_distance = np.median(1.0 - own)
+    same_task = np.median(distance[same])
+    ratio = float(twin_distance / same_task) if same_task > 1e-12 else float(twin_distance > 1e-12)
+    return recall, ratio
 
 
 def bootstrap_ci(per_model: np.ndarray, groups: np.ndarray | None = None) -> tuple[float, float]:

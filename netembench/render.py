@@ -10,7 +10,8 @@ import re
 from pathlib import Path
 
 from netembench import figures
-from netembench.harness import HARNESS_VERSION, TRACKS
+from netembench.harness import HARNESS_VERSION
+from netembench.tracks import TRACKS
 from netembench.leaderboard import Entry, collect, suite_scores
 from netembench.probes import PROTOCOL_V1
 from netembench.spec import CANONICAL_TRACKS

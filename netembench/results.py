@@ -24,7 +24,6 @@ from netembench import __version__
 from netembench.embedders import NAME_RULE, NAME_RULE_TEXT, SubmissionInfo
 from netembench.harness import HARNESS_VERSION
 from netembench.metrics import HYPERPARAMETERS
-from netembench.probes import PROTOCOL_V1
 from netembench.store import Zoo
 
 SCHEMA_VERSION = 1
@@ -81,11 +80,12 @@ def build_result(zoo: Zoo, evaluation: dict[str, Any], device: str) -> dict[str,
             "canonical": zoo.is_canonical,
             "source": zoo.source,
         },
-        "protocol": PROTOCOL_V1.as_dict(),
+        "protocol": evaluation["protocol"],
         "embedder": {
             "name": submission.name,
             "submission": submission.ref,
             "reads": sorted(submission.reads),
+            "protocols": sorted(submission.protocols),
             "cloze": submission.cloze,
             "supervised": submission.supervised,
             "n_params": submission.n_params,

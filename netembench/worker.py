@@ -70,7 +70,7 @@ def rebuild_batch(meta: dict, tensors: dict[str, Tensor]) -> ProbeBatch:
 
 
 def _as_json(info: SubmissionInfo) -> dict:
-    return {**asdict(info), "reads": sorted(info.reads)}
+    return {**asdict(info), "reads": sorted(info.reads), "protocols": sorted(info.protocols)}
 
 
 def _serve(conn: Connection, ref: str, device: str) -> None:

@@ -22,12 +22,18 @@ class Oracle:
         self.task = {}
         for split in zoo.splits:
             for group in zoo.groups(split):
-                bias = zoo.population(group).biases[0]
-                self.task.update({b.numpy().tobytes(): int(t) for b, t in zip(bias, group.table["task_id"])})
+                keys = self.kinks(zoo.population(group))
+                self.task.update({k: int(t) for k, t in zip(keys, group.table["task_id"])})
         self.n = len(zoo.tasks)
 
+    @staticmethod
+    def kinks(pop):
+        """First-layer kink positions, sorted and rounded: the same for a model's functional twin."""
+        kinks = (-pop.biases[0] / pop.weights[0][..., 0]).double().sort(1).values
+        return [k.numpy().round(4).tobytes() for k in kinks]
+
     def embed(self, batch):
-        ids = torch.tensor([self.task[b.numpy().tobytes()] for b in batch.weights.biases[0]])
+        ids = torch.tensor([self.task[k] for k in self.kinks(batch.weights)])
         return torch.nn.functional.one_hot(ids, self.n).float()
 
 
