@@ -49,7 +49,7 @@ def _zoo_info(args: argparse.Namespace) -> None:
         f"tasks        {m['tasks']['count']} ({m['tasks']['unseen']} unseen), min pairwise RMS distance {m['tasks']['min_distance']:.4f}"
     )
     print("models       " + ", ".join(f"{s} {n}" for s, n in m["models"].items()))
-    print("fit (relative MSE on a 1025-point grid):")
+    print(f"fit (relative MSE on a {'1025-point' if zoo.tasks.dim == 1 else '129 x 129'} grid):")
     for arch, f in m["fit"].items():
         print(
             f"  {arch:<14} {f['models']:>6} models   median {f['median_rel_mse']:.2e}   worst {f['max_rel_mse']:.2e}"

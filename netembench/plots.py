@@ -1,5 +1,6 @@
 """Figures of a zoo (the research note's priorities 1 and 4): its tasks, a few models' fits, and a
-model's piecewise-constant gradient with its region boundaries against the true derivative."""
+model's piecewise-constant gradient with its region boundaries against the true derivative. 2-D
+zoos: `plots2d`."""
 
 from __future__ import annotations
 
@@ -31,6 +32,10 @@ def plot_zoo(zoo: Zoo, out: str | Path, n_models: int = 6) -> list[Path]:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     tasks = zoo.tasks
+    if tasks.dim == 2:
+        from netembench.plots2d import plot_zoo_2d
+
+        return plot_zoo_2d(plt, zoo, out)
     values = evaluate(tasks.coef, GRID)
     paths = []
 

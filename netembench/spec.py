@@ -384,4 +384,4 @@ def resolve_spec(ref: str) -> ZooSpec:
     )
 
 
-CANONICAL_TRACKS = ("poly-seed", "poly-fine", "poly-many", "poly-xarch")
+CANONICAL_TRACKS = ("poly-seed", "poly-fine", "poly-many", "poly-xarch", "poly2d-seed", "poly2d-fine")

@@ -91,20 +91,21 @@ def _grid_gram() -> np.ndarray:
 GRAM = _grid_gram()
 
 
-def _sq_distances(diff: np.ndarray) -> np.ndarray:
-    """Mean squared difference on GRID of polynomials whose coefficient differences are `diff
-    [..., N_COEF]`: the quadratic form diff' G diff, summed in a fixed order."""
+def _sq_distances(diff: np.ndarray, gram: np.ndarray = GRAM) -> np.ndarray:
+    """Mean squared difference on a grid of polynomials whose coefficient differences are `diff
+    [..., K]`: the quadratic form diff' G diff with the grid's Gram matrix, in a fixed order."""
     total = np.zeros(diff.shape[:-1])
-    for i in range(N_COEF):
-        total = total + diff[..., i] * diff[..., i] * GRAM[i, i]
-        for j in range(i + 1, N_COEF):
-            total = total + diff[..., i] * diff[..., j] * (2.0 * GRAM[i, j])
+    for i in range(len(gram)):
+        total = total + diff[..., i] * diff[..., i] * gram[i, i]
+        for j in range(i + 1, len(gram)):
+            total = total + diff[..., i] * diff[..., j] * (2.0 * gram[i, j])
     return np.maximum(total, 0.0)
 
 
-def rms_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Pairwise RMS distance on `GRID` between two stacks of tasks: `[len(a), len(b)]`."""
-    return np.sqrt(_sq_distances(np.asarray(a)[:, None, :] - np.asarray(b)[None, :, :]))
+def rms_distances(a: np.ndarray, b: np.ndarray, gram: np.ndarray = GRAM) -> np.ndarray:
+    """Pairwise RMS distance on the grid of `gram` (1-D: `GRID`) between two stacks of tasks:
+    `[len(a), len(b)]`."""
+    return np.sqrt(_sq_distances(np.asarray(a)[:, None, :] - np.asarray(b)[None, :, :], gram))
 
 
 @dataclass(frozen=True)
@@ -155,15 +156,16 @@ def _root_polynomial(rng: np.random.Generator, degrees: tuple[int, ...], root_ra
 
 
 class _Accepted:
-    """Accepted tasks, for distance checks during rejection."""
+    """Accepted tasks, for distance checks during rejection (RMS on the grid of `gram`)."""
 
-    def __init__(self) -> None:
-        self.coef = np.empty((0, N_COEF))
+    def __init__(self, gram: np.ndarray = GRAM) -> None:
+        self.gram = gram
+        self.coef = np.empty((0, len(gram)))
 
     def distance_to(self, coef: np.ndarray) -> float:
         if not len(self.coef):
             return np.inf
-        return float(np.sqrt(_sq_distances(self.coef - coef).min()))
+        return float(np.sqrt(_sq_distances(self.coef - coef, self.gram).min()))
 
     def add(self, coef: np.ndarray) -> None:
         self.coef = np.concatenate([self.coef, coef[None]])
@@ -261,12 +263,18 @@ class FineFamily:
         return _task_set(tasks.coef, np.array(families), np.array(unseen))
 
 
-def _task_set(coef: np.ndarray, family: np.ndarray, unseen: np.ndarray) -> TaskSet:
-    dist = rms_distances(coef, coef)
+def _task_set(
+    coef: np.ndarray, family: np.ndarray, unseen: np.ndarray, gram: np.ndarray = GRAM, dim: int = 1
+) -> TaskSet:
+    dist = rms_distances(coef, coef, gram)
     np.fill_diagonal(dist, np.inf)
     min_distance = float(dist.min()) if len(coef) > 1 else float("inf")
     return TaskSet(
-        coef=coef, family=family.astype(np.int64), unseen=unseen.astype(bool), min_distance=min_distance
+        coef=coef,
+        family=family.astype(np.int64),
+        unseen=unseen.astype(bool),
+        min_distance=min_distance,
+        dim=dim,
     )
 
 

@@ -22,7 +22,8 @@ from typing import ClassVar
 import numpy as np
 from numpy.polynomial import chebyshev as C
 
-from netembench.tasks import TaskSamplingError, TaskSet, _draw_until
+from netembench.tasks import TaskSamplingError, TaskSet, _Accepted, _draw_until, _sq_distances, _task_set
+from netembench.tasks import rms_distances as _rms_distances
 
 DIM = 2
 MAX_DEGREE = 3
@@ -85,16 +86,11 @@ GRAM = _lattice_gram()
 
 def sq_distances(diff: np.ndarray) -> np.ndarray:
     """Mean squared difference on GRID2D of polynomials differing by `diff [..., N_COEF]`."""
-    total = np.zeros(diff.shape[:-1])
-    for i in range(N_COEF):
-        total = total + diff[..., i] * diff[..., i] * GRAM[i, i]
-        for j in range(i + 1, N_COEF):
-            total = total + diff[..., i] * diff[..., j] * (2.0 * GRAM[i, j])
-    return np.maximum(total, 0.0)
+    return _sq_distances(diff, GRAM)
 
 
 def rms_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return np.sqrt(sq_distances(np.asarray(a)[:, None, :] - np.asarray(b)[None, :, :]))
+    return _rms_distances(a, b, GRAM)
 
 
 def _legendre_monomials() -> np.ndarray:
@@ -147,27 +143,8 @@ def chebyshev(coef: np.ndarray) -> np.ndarray:
     return out
 
 
-class _Accepted:
-    def __init__(self) -> None:
-        self.coef = np.empty((0, N_COEF))
-
-    def distance_to(self, coef: np.ndarray) -> float:
-        return float(np.sqrt(sq_distances(self.coef - coef).min())) if len(self.coef) else np.inf
-
-    def add(self, coef: np.ndarray) -> None:
-        self.coef = np.concatenate([self.coef, coef[None]])
-
-
 def task_set(coef: np.ndarray, family: np.ndarray, unseen: np.ndarray) -> TaskSet:
-    dist = rms_distances(coef, coef)
-    np.fill_diagonal(dist, np.inf)
-    return TaskSet(
-        coef=coef,
-        family=family.astype(np.int64),
-        unseen=unseen.astype(bool),
-        min_distance=float(dist.min()) if len(coef) > 1 else float("inf"),
-        dim=DIM,
-    )
+    return _task_set(coef, family, unseen, GRAM, DIM)
 
 
 @dataclass(frozen=True)
@@ -184,7 +161,7 @@ class Separated2DFamily:
     def sample(self, seed: int) -> TaskSet:
         rng = np.random.default_rng([seed, 0x2D5E])
         total = self.n_tasks + self.n_unseen
-        accepted = _Accepted()
+        accepted = _Accepted(GRAM)
         for i in range(total):
             draw = lambda: orthonormal_polynomial(rng)  # noqa: E731
             accepted.add(
@@ -213,10 +190,10 @@ class Fine2DFamily:
         rng = np.random.default_rng([seed, 0xF2D])
         draw = lambda: orthonormal_polynomial(rng)  # noqa: E731
         n_bases = self.n_families + self.n_unseen_families
-        bases = _Accepted()
+        bases = _Accepted(GRAM)
         for f in range(n_bases):
             bases.add(_draw_until(draw, bases, self.base_min_distance, f"family base {f}", self.max_attempts))
-        tasks, families, unseen = _Accepted(), [], []
+        tasks, families, unseen = _Accepted(GRAM), [], []
 
         def add_variants(family: int, count: int, held_out: bool) -> None:
             for v in range(count):

@@ -58,6 +58,57 @@ n_seeds = 1
 """
 
 
+TINY_2D_SPEC = """
+name = "tiny2d"
+version = "0.1.0"
+seed = 5
+shard_size = 8
+fit_bar = 10.0
+
+[tasks]
+family = "separated2d"
+n_tasks = 3
+n_unseen = 1
+min_distance = 0.2
+
+[training]
+steps = 60
+batch_size = 16
+
+[[splits]]
+name = "train"
+arch = "2-8-8-1"
+first_seed = 0
+n_seeds = 3
+
+[[splits]]
+name = "validation"
+arch = "2-8-8-1"
+first_seed = 3
+n_seeds = 1
+
+[[splits]]
+name = "test"
+arch = "2-8-8-1"
+first_seed = 4
+n_seeds = 2
+
+[[splits]]
+name = "unseen"
+arch = "2-8-8-1"
+tasks = "unseen"
+first_seed = 0
+n_seeds = 2
+"""
+
+
+@pytest.fixture(scope="session")
+def tiny_2d_zoo(tmp_path_factory):
+    return build_zoo(
+        parse_spec(TINY_2D_SPEC, "tiny2d.toml"), tmp_path_factory.mktemp("zoos") / "tiny2d", quiet=True
+    )
+
+
 @pytest.fixture(scope="session")
 def tiny_spec():
     return parse_spec(TINY_SPEC, "tiny.toml")

@@ -100,3 +100,38 @@ def test_cloze_floors_use_the_harness_draws_and_masks(tiny_zoo):
     assert all(v > 0 for v in result["pooled_nmse"].values())
     harness = evaluate(load_submission(HERE.parent / "interp"), tiny_zoo, quiet=True)["metrics"]
     assert result["pooled_nmse"]["interp"] == pytest.approx(harness["interp_nmse_pooled"]["mean"], rel=1e-9)
+
+
+def test_v3_trains_and_evaluates_on_2d_inputs(tiny_2d_zoo, tmp_path):
+    """Cloze transformer v3 on protocol v2: [B, N, 2] inputs and gradients, d-vector predictions
+    constant on a region and exact where visible."""
+    ckpt = tmp_path / f"{tiny_2d_zoo.spec.ref}.safetensors"
+    args = [
+        "--zoo",
+        str(tiny_2d_zoo.path),
+        "--steps",
+        "4",
+        "--batch-size",
+        "8",
+        "--d-model",
+        "16",
+        "--layers",
+        "1",
+    ]
+    _train_module().main([*args, "--out", str(ckpt), "--log", str(tmp_path / "log.json"), "--quiet"])
+    sub = load_submission(HERE)
+    sub.embedder.checkpoints = ckpt.parent
+    m = evaluate(sub, tiny_2d_zoo, quiet=True)["metrics"]
+    assert 0 <= m["main_score"]["mean"] <= 1 and m["cloze_nmse_pooled"]["mean"] > 0
+
+    from netembench.tracks import track_for
+    from netembench.training import training_batches
+
+    (view,) = next(training_batches(tiny_2d_zoo, "train", 8, protocol=track_for("tiny2d", 2).protocol))
+    pred = sub.embedder.predict_masked(view.batch)
+    assert pred.shape == view.batch.grad.shape == (8, 128, 2)
+    for m_, r in zip(*torch.nonzero(view.batch.mask, as_tuple=True)):
+        same = view.batch.region[m_] == view.batch.region[m_, r]
+        assert torch.allclose(pred[m_][same], pred[m_, r].expand(int(same.sum()), 2))
+    visible = ~view.batch.mask
+    assert torch.equal(pred[visible], view.batch.grad[visible])

@@ -225,3 +225,36 @@ def test_clustering_is_omitted_with_one_test_model_per_task(tiny_spec, tmp_path)
     assert "cluster_ami" not in result["metrics"] and "cluster_v_measure" not in result["metrics"]
     assert result["info"]["clustering"] == "omitted: the test split has one model per task"
     assert "unseen_cluster_ami" not in result["metrics"]  # the tiny zoo has one unseen task with one model
+
+
+def test_2d_tracks_run_v2_baselines_and_skip_v1_only_embedders(tiny_2d_zoo):
+    from netembench.embedders import Unsupported
+
+    out = evaluate(load_submission("baselines/potential"), tiny_2d_zoo, quiet=True)
+    assert out["protocol"]["version"] == 2 and out["protocol"]["dim"] == 2
+    assert out["metrics"]["main_score"]["mean"] > 0.5
+    assert out["metrics"]["twin_recall_at_1"]["mean"] == 1.0
+    assert set(out["metrics"]["budget_curve"]) == {str(n) for n in out["protocol"]["budgets"]}
+    with pytest.raises(Unsupported, match="protocol v1 only; tiny2d@0.1.0 has 2-D inputs"):
+        evaluate(load_submission("baselines/integ"), tiny_2d_zoo, quiet=True)
+
+
+class NearestCloze:
+    """A v2 cloze embedder that predicts exactly the nearest-visible reference."""
+
+    name, reads, protocols = "nearest_cloze", frozenset({"grad"}), frozenset({2})
+
+    def embed(self, batch):
+        from netembench.features import cell_means
+
+        return cell_means(batch.x, batch.grad)
+
+    def predict_masked(self, batch):
+        from netembench.features import nearest_fill
+
+        return nearest_fill(batch.x, batch.grad, batch.mask)
+
+
+def test_v2_cloze_scoring_matches_its_reference(tiny_2d_zoo):
+    m = evaluate(sub(NearestCloze()), tiny_2d_zoo, quiet=True)["metrics"]
+    assert m["cloze_nmse_pooled"]["mean"] == pytest.approx(m["interp_nmse_pooled"]["mean"], rel=1e-9)

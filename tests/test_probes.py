@@ -146,3 +146,71 @@ def test_training_stream_is_fresh_masked_and_deterministic(tiny_zoo):
     assert set(first.batch.model_id.tolist()) <= train_ids
     with pytest.raises(ValueError, match="not 'test'"):
         next(training_batches(tiny_zoo, split="test"))
+
+
+def _autograd_nd(pop, x):
+    x = x.clone().requires_grad_()
+    h = x
+    for i, (w, b) in enumerate(zip(pop.weights, pop.biases)):
+        h = torch.baddbmm(b[:, None, :], h, w.transpose(1, 2))
+        if i < len(pop.weights) - 1:
+            h = torch.relu(h)
+    (grad,) = torch.autograd.grad(h[..., 0].sum(), x)
+    return h[..., 0].detach(), grad
+
+
+def test_2d_gradients_equal_autograd_and_regions_are_activation_patterns(tiny_2d_zoo):
+    for group in _groups(tiny_2d_zoo):
+        pop = tiny_2d_zoo.population(group)
+        x = torch.rand(len(pop), 300, 2) * 2 - 1
+        y, grad, region = forward_with_gradients(pop, x)
+        y_ref, grad_ref = _autograd_nd(pop, x)
+        assert grad.shape == x.shape
+        torch.testing.assert_close(y, y_ref, atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(grad, grad_ref, atol=1e-5, rtol=1e-5)
+        patterns = _patterns_nd(pop, x)
+        same_pattern = (patterns[:, :, None] == patterns[:, None, :]).all(-1)
+        assert torch.equal(region[:, :, None] == region[:, None, :], same_pattern)
+        # numbered by first appearance: each new id is one more than the largest so far
+        running = torch.cummax(region, 1).values
+        assert torch.all(region[:, 0] == 0) and torch.all(
+            region <= torch.cat([running[:, :1], running[:, :-1] + 1], 1)
+        )
+
+
+def _patterns_nd(pop, x):
+    h, masks = x, []
+    for w, b in zip(pop.weights[:-1], pop.biases[:-1]):
+        h = torch.baddbmm(b[:, None, :], h, w.transpose(1, 2))
+        masks.append(h > 0)
+        h = torch.relu(h)
+    return torch.cat(masks, -1)
+
+
+def test_first_appearance_ids_equal_v1_runs_in_1d(tiny_zoo):
+    from netembench.probes import first_appearance_ids
+
+    pop = tiny_zoo.population(tiny_zoo.groups("train")[0])
+    x = torch.sort(torch.rand(len(pop), 200) * 2 - 1, 1).values
+    _, _, runs = forward_with_gradients(pop, x)
+    assert torch.equal(first_appearance_ids(_patterns(pop, x)), runs)
+
+
+def test_v2_probe_sets_mask_whole_regions_on_every_component(tiny_2d_zoo):
+    from netembench.tracks import track_for
+
+    pop = tiny_2d_zoo.population(tiny_2d_zoo.groups("train")[0])
+    protocol = track_for("tiny2d", 2).protocol
+    keys = model_keys(3, torch.arange(len(pop)))
+    probes = draw_probes(pop, torch.arange(len(pop)), keys, protocol)
+    assert probes.x.shape == (len(pop), protocol.n_points, 2) and probes.grad.shape == probes.x.shape
+    assert probes.x.min() >= -1 and probes.x.max() <= 1
+    batch = probes.batch(frozenset({"grad"}), masked=True)
+    assert torch.all(batch.grad[batch.mask] == 0) and torch.equal(
+        batch.grad[~batch.mask], probes.grad[~probes.mask]
+    )
+    for m in range(len(pop)):  # a region is hidden whole or not at all
+        for r in probes.region[m].unique():
+            assert probes.mask[m][probes.region[m] == r].unique().numel() == 1
+    again = draw_probes(pop, torch.arange(len(pop)), keys, protocol)
+    assert torch.equal(again.x, probes.x) and torch.equal(again.mask, probes.mask)

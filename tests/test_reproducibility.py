@@ -16,11 +16,12 @@ import pytest
 import torch
 
 from netembench import exact
-from tests.conftest import TINY_SPEC
+from tests.conftest import TINY_2D_SPEC, TINY_SPEC
 
-# The content fingerprint of the tiny spec's zoo: the same on every x86-64 machine. CI checks it
-# on its own machine; a change here changes every canonical zoo.
+# The content fingerprints of the tiny specs' zoos: the same on every x86-64 machine. CI checks
+# them on its own machine; a change here changes every canonical zoo.
 TINY_FINGERPRINT = "e7bf10b78b3e1023065efc4a20116b497a2dcd4c2c6f332e1325a4d752d21457"
+TINY_2D_FINGERPRINT = "c7a09ec0bc71ad0a119987a2bc9d4311b52c6d93b849cd79acf489761c1030fc"
 
 VARIANTS = {
     "default": {},
@@ -35,9 +36,12 @@ VARIANTS = {
 }
 
 
-def test_tiny_zoo_has_one_fingerprint_under_every_code_path(tmp_path):
+@pytest.mark.parametrize(
+    "text, golden", [(TINY_SPEC, TINY_FINGERPRINT), (TINY_2D_SPEC, TINY_2D_FINGERPRINT)], ids=["1-D", "2-D"]
+)
+def test_tiny_zoo_has_one_fingerprint_under_every_code_path(tmp_path, text, golden):
     spec = tmp_path / "tiny.toml"
-    spec.write_text(TINY_SPEC)
+    spec.write_text(text)
     procs = {}
     for name, env in VARIANTS.items():
         cmd = [
@@ -61,7 +65,7 @@ def test_tiny_zoo_has_one_fingerprint_under_every_code_path(tmp_path):
         fingerprints[name] = next(
             line.split()[-1] for line in out.splitlines() if line.startswith("fingerprint")
         )
-    assert set(fingerprints.values()) == {TINY_FINGERPRINT}, fingerprints
+    assert set(fingerprints.values()) == {golden}, fingerprints
 
 
 def test_two_rank_torchrun_build_equals_the_one_process_build(tmp_path):

@@ -11,6 +11,7 @@ from netembench.embedders import Unsupported
 class RawWeights:
     name = "raw_weights"
     reads = frozenset({"weights"})
+    protocols = frozenset({1, 2})
 
     def __init__(self):
         self.arch = None

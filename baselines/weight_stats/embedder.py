@@ -20,6 +20,7 @@ def _stats(t):
 class WeightStats:
     name = "weight_stats"
     reads = frozenset({"weights"})
+    protocols = frozenset({1, 2})
 
     def embed(self, batch):
         pop = batch.weights
