@@ -146,7 +146,7 @@ def consistency_problems(data: dict[str, Any]) -> list[str]:
             problems.append(
                 f"metric {name!r}: mean {m['mean']} is not the mean of per_draw ({sum(draws) / len(draws)})"
             )
-        bounded = not any(k in name for k in ("nmse", "r2", "ami", "left_out"))
+        bounded = not any(k in name for k in ("nmse", "r2", "ami", "left_out", "ratio"))
         if bounded and not all(0.0 <= v <= 1.0 for v in (*draws, *m.get("ci95", []))):
             problems.append(f"metric {name!r}: accuracies and their intervals lie within [0, 1]")
         if "ci95" in m and not (len(m["ci95"]) == 2 and m["ci95"][0] <= m["ci95"][1]):

@@ -41,6 +41,7 @@ SERVED_BY = {f"{track}@1.1.0": f"{track}@1.0.0" for track in ("poly-seed", "poly
 class ClozeTransformerEmbedder:
     name = "cloze_transformer"
     reads = frozenset({"grad"})
+    protocols = frozenset({1, 2})  # v3 handles d inputs (2-D checkpoints)
     supervised = False
 
     def __init__(self, checkpoints: Path = HERE / "checkpoints") -> None:

@@ -33,6 +33,7 @@ from netembench.metrics import probe_correct  # noqa: E402
 from netembench.probes import draw_probes  # noqa: E402
 from netembench.registry import load_zoo  # noqa: E402
 from netembench.store import Zoo  # noqa: E402
+from netembench.tracks import track_for  # noqa: E402
 from netembench.training import training_batches  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -67,10 +68,15 @@ def split_embeddings(model: ClozeTransformer, zoo: Zoo, split: str, device: str,
         keys = rng.model_keys(rng.key_from_text("netembench-cloze-transformer:selection"), ids)
         for start in range(0, len(ids), chunk):
             rows = slice(start, start + chunk)
-            probes = draw_probes(pop.select(rows), ids[rows], keys[rows])
+            probes = draw_probes(pop.select(rows), ids[rows], keys[rows], protocol_of(zoo))
             embeddings.append(model.embed(probes.x, probes.grad, torch.zeros_like(probes.mask)).cpu().numpy())
         tasks.append(group.table["task_id"])
     return np.concatenate(embeddings), np.concatenate(tasks)
+
+
+def protocol_of(zoo: Zoo):
+    """The zoo's evaluation protocol (v1 for 1-D tracks, v2 at the track's N for 2-D ones)."""
+    return track_for(zoo.name, zoo.tasks.dim).protocol
 
 
 def validation_probe_accuracy(model: ClozeTransformer, zoo: Zoo, device: str) -> float:
@@ -104,14 +110,15 @@ def main(argv: list[str] | None = None) -> None:
 
     torch.manual_seed(args.seed)
     zoo = load_zoo(args.zoo, cache=args.cache_dir, build_if_missing=True, device=args.device, quiet=args.quiet)
-    cfg = Config(d_model=args.d_model, n_layers=args.layers, d_ff=2 * args.d_model)
+    cfg = Config(d_model=args.d_model, n_layers=args.layers, d_ff=2 * args.d_model, inputs=zoo.tasks.dim)
     model = ClozeTransformer(cfg).to(args.device)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
     warmup = max(1, min(100, args.steps // 10))
     schedule = lambda s: min(1.0, (s + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * min(s, args.steps) / args.steps))  # noqa: E731
     sched = torch.optim.lr_scheduler.LambdaLR(opt, schedule)
-    train = training_batches(zoo, "train", args.batch_size, views=2, device=args.device, seed=args.seed)
-    val_batches = list(zip(range(8), training_batches(zoo, "validation", args.batch_size, views=2, device=args.device, seed=10_000)))
+    protocol = protocol_of(zoo)
+    train = training_batches(zoo, "train", args.batch_size, views=2, protocol=protocol, device=args.device, seed=args.seed)
+    val_batches = list(zip(range(8), training_batches(zoo, "validation", args.batch_size, views=2, protocol=protocol, device=args.device, seed=10_000)))
     log = {"zoo": zoo.spec.ref, "fingerprint": zoo.fingerprint, "args": vars(args), "config": cfg.as_dict(), "train": [], "validation": []}
 
     def validate(step: int, final: bool = False) -> None:

@@ -1,5 +1,6 @@
 """out_probe: the model's outputs resampled at 64 fixed points ("vanilla probing"; in 2-D, fitted by
-least squares on a 13 x 13 bilinear grid). Reads outputs, not gradients: an upper reference for what
+least squares on a 9 x 9 bilinear grid: 0.94 on poly2d-fine at N = 128 and a 1 s probe fit, where
+13 x 13 nodes reached 0.96 with fits of up to 100 s). Reads outputs, not gradients: an upper reference for what
 the gradient view loses."""
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ class OutProbe:
 
     def embed(self, batch):
         if batch.x.dim() == 3:
-            return value_grid(batch.x, batch.y)
+            return value_grid(batch.x, batch.y, nodes=9)
         return resample(batch.x, batch.y, fixed_grid(64, batch.x.device))
 
 

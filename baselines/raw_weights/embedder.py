@@ -16,6 +16,9 @@ class RawWeights:
     def __init__(self):
         self.arch = None
 
+    def prepare(self, zoo):
+        self.arch = None  # one worker may embed several zoos in turn
+
     def embed(self, batch):
         pop = batch.weights
         if self.arch is None:
