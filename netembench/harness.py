@@ -113,8 +113,9 @@ class Evaluator:
                 probes = draw_probes(batch_pop, opaque, keys, protocol)
                 where = f"split {split!r}, draw {draw}, batch {start // self.batch_size}"
                 parts.append(self._embed(probes, where))
-                if twins:  # probed at the original's inputs: the same keys
-                    twin = draw_probes(functional_twin(batch_pop, keys), opaque ^ 1, keys, protocol)
+                if twins:  # probed at the original's inputs (the same keys), under fresh opaque ids
+                    twin_ids = torch.as_tensor(self._secret.integers(0, 2**62, size=len(rows)))
+                    twin = draw_probes(functional_twin(batch_pop, keys), twin_ids, keys, protocol)
                     twin_parts.append(self._embed(twin, f"{where} (functional twins)"))
                 if cloze:
                     ids = group.table["model_id"][rows]
