@@ -235,32 +235,35 @@ class FineFamily:
     def sample(self, seed: int) -> TaskSet:
         rng = np.random.default_rng([seed, 0xF1E])
         draw = lambda: _root_polynomial(rng, self.degrees, self.root_range)  # noqa: E731
-        n_bases = self.n_families + self.n_unseen_families
-        bases = _Accepted()
-        for f in range(n_bases):
-            bases.add(_draw_until(draw, bases, self.base_min_distance, f"family base {f}", self.max_attempts))
+        return sample_fine(self, draw, normalise)
 
-        tasks, families, unseen = _Accepted(), [], []
 
-        def add_variants(family: int, count: int, held_out: bool) -> None:
-            base = bases.coef[family]
-            for v in range(count):
-                variant = lambda: normalise(base + self.eps * draw())  # noqa: E731
-                tasks.add(
-                    _draw_until(
-                        variant, tasks, self.floor, f"variant {v} of family {family}", self.max_attempts
-                    )
-                )
-                families.append(family)
-                unseen.append(held_out)
+def sample_fine(family, draw, normalise, gram: np.ndarray = GRAM, dim: int = 1) -> TaskSet:
+    """The fine families' sampler, for any input dimension: bases from `draw()` at least
+    `family.base_min_distance` apart, then `normalise(base + eps * draw())` variants at least
+    `family.floor` apart (RMS on the grid of `gram`): seen variants, unseen variants of seen
+    families, then variants of unseen families."""
+    n_bases = family.n_families + family.n_unseen_families
+    bases = _Accepted(gram)
+    for f in range(n_bases):
+        bases.add(_draw_until(draw, bases, family.base_min_distance, f"family base {f}", family.max_attempts))
+    tasks, families, unseen = _Accepted(gram), [], []
 
-        for f in range(self.n_families):
-            add_variants(f, self.n_variants, False)
-        for f in range(self.n_families):
-            add_variants(f, self.n_unseen_variants, True)
-        for f in range(self.n_families, n_bases):
-            add_variants(f, self.n_variants, True)
-        return _task_set(tasks.coef, np.array(families), np.array(unseen))
+    def add_variants(index: int, count: int, held_out: bool) -> None:
+        for v in range(count):
+            variant = lambda: normalise(bases.coef[index] + family.eps * draw())  # noqa: E731
+            what = f"variant {v} of family {index}"
+            tasks.add(_draw_until(variant, tasks, family.floor, what, family.max_attempts))
+            families.append(index)
+            unseen.append(held_out)
+
+    for f in range(family.n_families):
+        add_variants(f, family.n_variants, False)
+    for f in range(family.n_families):
+        add_variants(f, family.n_unseen_variants, True)
+    for f in range(family.n_families, n_bases):
+        add_variants(f, family.n_variants, True)
+    return _task_set(tasks.coef, np.array(families), np.array(unseen), gram, dim)
 
 
 def _task_set(

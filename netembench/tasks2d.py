@@ -22,7 +22,15 @@ from typing import ClassVar
 import numpy as np
 from numpy.polynomial import chebyshev as C
 
-from netembench.tasks import TaskSamplingError, TaskSet, _Accepted, _draw_until, _sq_distances, _task_set
+from netembench.tasks import (
+    TaskSamplingError,
+    TaskSet,
+    _Accepted,
+    _draw_until,
+    _sq_distances,
+    _task_set,
+    sample_fine,
+)
 from netembench.tasks import rms_distances as _rms_distances
 
 DIM = 2
@@ -125,6 +133,15 @@ def orthonormal_polynomial(rng: np.random.Generator) -> np.ndarray:
     return normalise(coef)
 
 
+def plane_share(coef: np.ndarray) -> np.ndarray:
+    """The share of each task's variance on GRID2D that the best-fitting plane explains `[T]`: how
+    much a task is a tilted plane (a diagnostic of samplers, not part of any zoo)."""
+    v = values(coef)
+    design = np.stack([np.ones(len(GRID2D)), GRID2D[:, 0], GRID2D[:, 1]], 1)
+    residual = v.T - design @ np.linalg.lstsq(design, v.T, rcond=None)[0]
+    return 1 - (residual**2).mean(0) / v.var(1)
+
+
 def naive_polynomial(rng: np.random.Generator) -> np.ndarray:
     """Independent uniform monomial coefficients: the sampler the families do *not* use (tasks
     alike; kept to show why, in the plot and the test)."""
@@ -189,24 +206,4 @@ class Fine2DFamily:
     def sample(self, seed: int) -> TaskSet:
         rng = np.random.default_rng([seed, 0xF2D])
         draw = lambda: orthonormal_polynomial(rng)  # noqa: E731
-        n_bases = self.n_families + self.n_unseen_families
-        bases = _Accepted(GRAM)
-        for f in range(n_bases):
-            bases.add(_draw_until(draw, bases, self.base_min_distance, f"family base {f}", self.max_attempts))
-        tasks, families, unseen = _Accepted(GRAM), [], []
-
-        def add_variants(family: int, count: int, held_out: bool) -> None:
-            for v in range(count):
-                variant = lambda: normalise(bases.coef[family] + self.eps * draw())  # noqa: E731
-                what = f"variant {v} of family {family}"
-                tasks.add(_draw_until(variant, tasks, self.floor, what, self.max_attempts))
-                families.append(family)
-                unseen.append(held_out)
-
-        for f in range(self.n_families):
-            add_variants(f, self.n_variants, False)
-        for f in range(self.n_families):
-            add_variants(f, self.n_unseen_variants, True)
-        for f in range(self.n_families, n_bases):
-            add_variants(f, self.n_variants, True)
-        return task_set(tasks.coef, np.array(families), np.array(unseen))
+        return sample_fine(self, draw, normalise, GRAM, DIM)
