@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from netembench import tasks2d
+from netembench.plots import _save
 from netembench.probes import forward_with_gradients
 from netembench.store import Zoo
 
@@ -61,7 +62,7 @@ def plot_zoo_2d(plt, zoo: Zoo, out: Path) -> list[Path]:
     fig.suptitle(
         f"{zoo.spec.ref}: {len(tasks)} tasks (first {shown}); min RMS distance {tasks.min_distance:.3f}"
     )
-    paths = [_save(plt, fig, out / "tasks.png")]
+    paths = [_save(fig, out / "tasks.png")]
 
     group = zoo.groups("test")[0]
     pop = zoo.population(group, np.array([0]))
@@ -100,7 +101,7 @@ def plot_zoo_2d(plt, zoo: Zoo, out: Path) -> list[Path]:
     right.set_title(f"task {task}: its true gradient field over its contour map", fontsize=9)
     for ax in (left, right):
         ax.set(xlim=(-1.05, 1.05), ylim=(-1.05, 1.05), xlabel="x1", ylabel="x2", aspect="equal")
-    paths.append(_save(plt, fig, out / "gradients.png"))
+    paths.append(_save(fig, out / "gradients.png"))
     return paths
 
 
@@ -110,20 +111,9 @@ def plot_samplers(plt, path: Path, n: int = 10, seed: int = 0) -> Path:
     rng = np.random.default_rng(seed)
     rows = [("naive", tasks2d.naive_polynomial), ("orthonormal (used)", tasks2d.orthonormal_polynomial)]
     fig, axes = plt.subplots(2, n, figsize=(1.6 * n, 3.8))
-    design = np.stack([np.ones(len(tasks2d.GRID2D)), tasks2d.GRID2D[:, 0], tasks2d.GRID2D[:, 1]], 1)
     for r, (label, draw) in enumerate(rows):
         coef = np.stack([draw(rng) for _ in range(n)])
-        v = tasks2d.values(coef)
-        resid = v.T - design @ np.linalg.lstsq(design, v.T, rcond=None)[0]
-        plane = 1 - (resid**2).mean(0) / v.var(1)
-        contour_panels(axes[r], coef, [f"plane {p:.0%}" for p in plane])
+        contour_panels(axes[r], coef, [f"plane {p:.0%}" for p in tasks2d.plane_share(coef)])
         axes[r][0].set_ylabel(label, fontsize=9)
     fig.suptitle("2-D tasks from two samplers (share of each task's variance a tilted plane explains)")
-    return _save(plt, fig, path)
-
-
-def _save(plt, fig, path: Path) -> Path:
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, path)

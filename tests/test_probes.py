@@ -9,8 +9,9 @@ from netembench.rng import model_keys
 
 
 def _autograd(pop, x):
+    """Outputs and input-gradients by autograd, for `x [M, N]` or `[M, N, d]`."""
     x = x.clone().requires_grad_()
-    h = x[..., None]
+    h = x[..., None] if x.dim() == 2 else x
     for i, (w, b) in enumerate(zip(pop.weights, pop.biases)):
         h = torch.baddbmm(b[:, None, :], h, w.transpose(1, 2))
         if i < len(pop.weights) - 1:
@@ -20,7 +21,7 @@ def _autograd(pop, x):
 
 
 def _patterns(pop, x):
-    h, masks = x[..., None], []
+    h, masks = (x[..., None] if x.dim() == 2 else x), []
     for w, b in zip(pop.weights[:-1], pop.biases[:-1]):
         h = torch.baddbmm(b[:, None, :], h, w.transpose(1, 2))
         masks.append(h > 0)
@@ -148,27 +149,16 @@ def test_training_stream_is_fresh_masked_and_deterministic(tiny_zoo):
         next(training_batches(tiny_zoo, split="test"))
 
 
-def _autograd_nd(pop, x):
-    x = x.clone().requires_grad_()
-    h = x
-    for i, (w, b) in enumerate(zip(pop.weights, pop.biases)):
-        h = torch.baddbmm(b[:, None, :], h, w.transpose(1, 2))
-        if i < len(pop.weights) - 1:
-            h = torch.relu(h)
-    (grad,) = torch.autograd.grad(h[..., 0].sum(), x)
-    return h[..., 0].detach(), grad
-
-
 def test_2d_gradients_equal_autograd_and_regions_are_activation_patterns(tiny_2d_zoo):
     for group in _groups(tiny_2d_zoo):
         pop = tiny_2d_zoo.population(group)
         x = torch.rand(len(pop), 300, 2) * 2 - 1
         y, grad, region = forward_with_gradients(pop, x)
-        y_ref, grad_ref = _autograd_nd(pop, x)
+        y_ref, grad_ref = _autograd(pop, x)
         assert grad.shape == x.shape
         torch.testing.assert_close(y, y_ref, atol=1e-5, rtol=1e-5)
         torch.testing.assert_close(grad, grad_ref, atol=1e-5, rtol=1e-5)
-        patterns = _patterns_nd(pop, x)
+        patterns = _patterns(pop, x)
         same_pattern = (patterns[:, :, None] == patterns[:, None, :]).all(-1)
         assert torch.equal(region[:, :, None] == region[:, None, :], same_pattern)
         # numbered by first appearance: each new id is one more than the largest so far
@@ -176,15 +166,6 @@ def test_2d_gradients_equal_autograd_and_regions_are_activation_patterns(tiny_2d
         assert torch.all(region[:, 0] == 0) and torch.all(
             region <= torch.cat([running[:, :1], running[:, :-1] + 1], 1)
         )
-
-
-def _patterns_nd(pop, x):
-    h, masks = x, []
-    for w, b in zip(pop.weights[:-1], pop.biases[:-1]):
-        h = torch.baddbmm(b[:, None, :], h, w.transpose(1, 2))
-        masks.append(h > 0)
-        h = torch.relu(h)
-    return torch.cat(masks, -1)
 
 
 def test_first_appearance_ids_equal_v1_runs_in_1d(tiny_zoo):

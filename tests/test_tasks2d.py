@@ -7,14 +7,6 @@ from netembench import tasks2d as T
 from netembench.spec import parse_spec, resolve_spec
 
 
-def _plane_share(coef):
-    """Share of each task's variance on the grid explained by the best plane."""
-    v = T.values(coef)
-    design = np.stack([np.ones(len(T.GRID2D)), T.GRID2D[:, 0], T.GRID2D[:, 1]], 1)
-    beta = np.linalg.lstsq(design, v.T, rcond=None)[0]
-    return 1 - ((v.T - design @ beta) ** 2).mean(0) / v.var(1)
-
-
 def test_tasks_are_normalised_and_deterministic():
     a = T.Separated2DFamily(n_tasks=6, n_unseen=2, min_distance=0.15).sample(4)
     b = T.Separated2DFamily(n_tasks=6, n_unseen=2, min_distance=0.15).sample(4)
@@ -45,8 +37,8 @@ def test_naive_sampling_makes_tasks_look_alike():
     rng = np.random.default_rng(0)
     naive = np.stack([T.naive_polynomial(rng) for _ in range(200)])
     ortho = np.stack([T.orthonormal_polynomial(rng) for _ in range(200)])
-    assert np.median(_plane_share(naive)) > 0.6
-    assert np.median(_plane_share(ortho)) < 0.3
+    assert np.median(T.plane_share(naive)) > 0.6
+    assert np.median(T.plane_share(ortho)) < 0.3
 
 
 def test_chebyshev_coefficients_describe_the_same_polynomial():
