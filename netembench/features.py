@@ -115,7 +115,7 @@ POTENTIAL_SMOOTHING = 0.1
 VALUE_SMOOTHING = 1e-4
 
 
-def _bilinear(x: Tensor, nodes: int) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+def _bilinear(x: Tensor, nodes: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """Cell indices and offsets of points `x [B, N, 2]` on a `nodes x nodes` grid over the square:
     (flat index of each cell's 4 corners [B, N, 4], s, t in [0, 1], cell size)."""
     h = 2.0 / (nodes - 1)
@@ -126,13 +126,13 @@ def _bilinear(x: Tensor, nodes: int) -> tuple[Tensor, Tensor, Tensor, Tensor, Te
     corners = torch.stack(
         [i * nodes + j, (i + 1) * nodes + j, i * nodes + j + 1, (i + 1) * nodes + j + 1], -1
     )
-    return corners, frac[..., 0], frac[..., 1], torch.tensor(h, dtype=x.dtype), u
+    return corners, frac[..., 0], frac[..., 1], torch.tensor(h, dtype=x.dtype)
 
 
 def grid_operators(x: Tensor, nodes: int) -> tuple[Tensor, Tensor]:
     """(value operator [B, N, G*G], gradient operator [B, N, 2, G*G]) of the bilinear grid function:
     its value and its gradient at each point, linear in the node values."""
-    corners, s, t, h, _ = _bilinear(x, nodes)
+    corners, s, t, h = _bilinear(x, nodes)
     b, n = s.shape
     value_w = torch.stack([(1 - s) * (1 - t), s * (1 - t), (1 - s) * t, s * t], -1)
     du = torch.stack([-(1 - t), 1 - t, -t, t], -1) / h
