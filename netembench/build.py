@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from netembench import __version__, rng
+from netembench import __version__, rng, rounding
 from netembench.card import render_card
 from netembench.population import Arch, Population, fit_rel_mse, train_population
 from netembench.shards import Shard, current_shard
@@ -42,6 +42,7 @@ def build_zoo(
         raise RuntimeError("--device cuda was asked for but CUDA is not available; use --device cpu")
     check_output(out, overwrite)
     shard, device = current_shard(device)
+    _check_arithmetic(spec, device)
     tasks = spec.sample_tasks()
     models = spec.models(tasks)
     populations, models["train_rel_mse"] = _train(spec, tasks, models, device, shard, quiet)
@@ -57,6 +58,17 @@ def build_zoo(
             write_manifest(tmp, info)
     shard.barrier()
     return Zoo(out)
+
+
+def _check_arithmetic(spec: ZooSpec, device: torch.device) -> None:
+    """Refuse to build on a device whose arithmetic would not give the reference bits."""
+    problems = rounding.machine_problems(str(device))
+    if problems:
+        raise ZooError(
+            f"building {spec.ref}: {device}'s arithmetic is not correctly rounded, so this build could not "
+            f"be the reference: {problems[0]}. 'python -m netembench.rounding --device {device}' lists every "
+            "problem; please report it with your CPU, GPU and library versions"
+        )
 
 
 def _train(
