@@ -189,7 +189,8 @@ class Evaluator:
                 f"expected finite floats of shape {list(probes.grad.shape)}"
             )
         truth = probes.grad.to(torch.float64)
-        tally.add(pred.to(torch.float64), truth, probes.mask, ids)
+        # The sealed worker answers on the CPU whatever the device; the probes are on the harness's.
+        tally.add(pred.to(truth.device, torch.float64), truth, probes.mask, ids)
         hide = probes.mask if truth.dim() == 2 else probes.mask[..., None]
         for name, ref in M.reference_predictions(
             probes.x.double(), truth.masked_fill(hide, 0.0), probes.mask
