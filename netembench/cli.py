@@ -1,4 +1,4 @@
-"""The `netembench` command line: `zoo build|info|verify|plot|download|push|list|remove`, `eval`, `leaderboard`."""
+"""The `netembench` command line: `zoo build|info|verify|diff|plot|download|push|list|remove`, `eval`, `leaderboard`."""
 
 from __future__ import annotations
 
@@ -84,6 +84,16 @@ def _zoo_verify(args: argparse.Namespace) -> None:
     print(
         f"OK {path}: every file matches manifest.json" + (f" (splits {', '.join(splits)})" if splits else "")
     )
+
+
+def _zoo_diff(args: argparse.Namespace) -> None:
+    import json
+
+    from netembench.registry import load_zoo
+    from netembench.zoodiff import diff_zoos
+
+    report = diff_zoos(*(load_zoo(ref, cache=args.cache_dir, quiet=args.quiet) for ref in (args.a, args.b)))
+    print(json.dumps(report.as_dict(), indent=1) if args.json else report.format())
 
 
 def _zoo_plot(args: argparse.Namespace) -> None:
@@ -260,6 +270,15 @@ def build_parser() -> argparse.ArgumentParser:
     add("verify", _zoo_verify, "recompute every checksum; exit 0 only if all match").add_argument(
         "zoo", help="zoo folder or name"
     )
+    p = add(
+        "diff",
+        _zoo_diff,
+        "compare two builds of one spec: which tensors and table columns differ, by how much, and the "
+        "first model that differs",
+    )
+    p.add_argument("a", help="zoo folder, name (poly-seed@1.1.0) or hub repository (org/name[@revision])")
+    p.add_argument("b", help="the zoo to compare it with (same forms)")
+    p.add_argument("--json", action="store_true", help="print the comparison as JSON")
     p = add("plot", _zoo_plot, "plot a zoo's tasks, fits and gradients (PNG)")
     p.add_argument("zoo", help="zoo folder or name")
     p.add_argument("--out", required=True, help="folder for the PNG files")
