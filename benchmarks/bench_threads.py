@@ -7,7 +7,7 @@ then with a `while True: pass` loop running beside it. Each condition records th
 before it, since "as found" is idle only on a machine nobody else uses. Writes
 benchmarks/results/threads.json.
 
-    python benchmarks/bench_threads.py          # about two minutes on 2 busy cores
+    python benchmarks/bench_threads.py          # minutes on busy cores: 2 threads collapse there
 """
 
 from __future__ import annotations

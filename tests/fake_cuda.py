@@ -16,11 +16,9 @@ from torch.overrides import TorchFunctionMode
 
 CUDA = torch.device("cuda", 0)
 TAG = "_fake_cuda"
-# Operations that may take tensors on two devices: copies, moves, indexing with CPU indices.
-CROSS_DEVICE = {
-    "to", "cpu", "cuda", "copy_", "__getitem__", "__setitem__", "__get__", "__set__",
-    "_has_compatible_shallow_copy_type",
-}
+# Operations that may take tensors on two devices: copies, indexing with CPU indices, attribute
+# access, and nn.Module.to's check before it sets `param.data` (moves are handled apart).
+CROSS_DEVICE = {"copy_", "__getitem__", "__setitem__", "__get__", "__set__", "_has_compatible_shallow_copy_type"}
 
 
 def on_cuda(t: torch.Tensor) -> bool:
