@@ -6,13 +6,14 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from netembench import __version__, rng, rounding
 from netembench.card import render_card
 from netembench.population import Arch, Population, fit_rel_mse, train_population
+from netembench.progress import Progress
 from netembench.shards import Shard, current_shard
 from netembench.spec import ZooSpec
+from netembench.threads import THREADS
 from netembench.store import (
     FORMAT_VERSION,
     Zoo,
@@ -78,20 +79,20 @@ def _train(
     keys = rng.model_keys(spec_salt(spec), torch.as_tensor(models["model_id"]))
     fits = np.zeros(len(models["model_id"]))
     populations: dict[str, Population] = {}
-    bar = tqdm(
-        total=len(spec.archs) * spec.training.steps,
-        desc=f"train {spec.ref}",
-        unit="step",
-        disable=True if quiet or not shard.leader else None,
+    bar = Progress(
+        len(spec.archs) * spec.training.steps, f"train {spec.ref}", "step", quiet=quiet or not shard.leader
     )
+
+    def step(n: int) -> None:
+        bar.update(n)
+        THREADS.check()  # another job may have started on these cores
+
     for arch in spec.archs:
         rows = np.flatnonzero(models["arch"] == arch)
         mine = shard.share(rows)
         bar.set_postfix(arch=arch, models=len(rows))
         coef = torch.as_tensor(tasks.coef[models["task_id"][mine]])
-        pop = train_population(
-            Arch.parse(arch), coef, keys[mine].to(device), spec.training, progress=bar.update
-        )
+        pop = train_population(Arch.parse(arch), coef, keys[mine].to(device), spec.training, progress=step)
         fit = fit_rel_mse(pop, coef).to(torch.float64)
         tensors = {k: shard.gather(v, len(rows)).cpu() for k, v in pop.state_dict().items()}
         populations[arch] = Population.from_state_dict(pop.arch, tensors)

@@ -93,6 +93,13 @@ class Population:
     def __len__(self) -> int:
         return self.weights[0].shape[0]
 
+    def __repr__(self) -> str:  # not the tensors
+        return f"Population({self.arch.name}, {len(self)} models, {self.weights[0].device})"
+
+    def __call__(self, x: Tensor) -> Tensor:
+        """`forward(x)`: every model's outputs."""
+        return self.forward(x)
+
     @classmethod
     def from_state_dict(cls, arch: Arch, tensors: dict[str, Tensor]) -> Population:
         """Build from `layers.{i}.weight/bias`, checking every shape against `arch`."""

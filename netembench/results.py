@@ -120,6 +120,14 @@ def default_path(results_dir: str | Path, embedder: str, zoo_ref: str) -> Path:
     return Path(results_dir) / embedder / f"{zoo_ref}.json"
 
 
+def check_result_path(path: Path, overwrite: bool) -> None:
+    """Refuse a result path that exists (unless `overwrite`) or is not a file."""
+    if path.exists() and not overwrite:
+        raise ResultError(f"result file {path} already exists; pass --overwrite to replace it")
+    if path.exists() and not path.is_file():
+        raise ResultError(f"result path {path} is not a file")
+
+
 def write_result(result: dict[str, Any], path: str | Path, overwrite: bool = False) -> Path:
     """Write atomically (temporary file, then rename); refuse an existing file unless `overwrite`."""
     path = Path(path)
