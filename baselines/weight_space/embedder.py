@@ -1,7 +1,8 @@
 """weight_space: the permutation-equivariant weight encoder as a netembench submission (reads weights).
 
-`prepare(zoo)` loads `checkpoints/<zoo>@<version>.safetensors` (or the version that serves it, `SERVED_BY`); a zoo without one, or one whose
-models have another depth than the encoder reads (poly-xarch's test split), is skipped
+`prepare(zoo)` loads `checkpoints/<zoo>@<version>.safetensors` (or the version that serves it,
+`SERVED_BY`); a zoo without one, or one whose models have another depth than the encoder reads
+(poly-xarch's test split), is skipped
 (Unsupported) with the reason. The supervised variant (`baselines/weight_space_supervised`) is the
 same code with its own checkpoints.
 """
