@@ -23,9 +23,16 @@ def _zoo_build(args: argparse.Namespace) -> None:
     from netembench.spec import resolve_spec
 
     spec = resolve_spec(args.spec)
+    salt = None
+    if args.private_salt:
+        from netembench.private import read_salt
+
+        if not args.out:
+            raise CommandError("--private-salt needs --out: a private build never goes in the zoo cache")
+        salt = read_salt(args.private_salt)
     out = Path(args.out) if args.out else cached_path(spec, args.cache_dir)
     start = time.perf_counter()
-    zoo = build_zoo(spec, out, device=args.device, overwrite=args.overwrite, quiet=args.quiet)
+    zoo = build_zoo(spec, out, device=args.device, overwrite=args.overwrite, quiet=args.quiet, salt=salt)
     if os.environ.get("RANK", "0") != "0":  # under torchrun, rank 0 reports
         return
     print(f"built {spec.ref} in {time.perf_counter() - start:.1f} s: {zoo.path}")
@@ -254,6 +261,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="output folder (default: the cache)")
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     p.add_argument("--overwrite", action="store_true", help="replace an existing zoo at the output folder")
+    p.add_argument(
+        "--private-salt",
+        metavar="FILE",
+        help="a private build: test and unseen models from the secret in FILE (>= 32 random bytes; needs --out)",
+    )
     add("info", _zoo_info, "summarise a zoo: splits, tasks, fit quality").add_argument(
         "zoo", help="zoo folder or name"
     )
