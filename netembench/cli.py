@@ -9,6 +9,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from netembench.leaderboard_cli import add_leaderboard_parser
 from netembench.results import ResultError
 from netembench.spec import SpecError
 
@@ -175,10 +176,13 @@ def _eval(args: argparse.Namespace) -> None:
             )
             for ref in zoos
         }
-        refs = [zoo.spec.ref for zoo in loaded.values()]
         jobs = [
-            (r, z, Path(args.out) if args.out else default_path(results_dir, r.info.name, z))
-            for z in refs
+            (
+                r,
+                z,
+                Path(args.out) if args.out else default_path(results_dir, r.info.name, z.spec.ref, z.split),
+            )
+            for z in loaded.values()
             for r in runners
         ]
         for _, _, path in jobs:
@@ -189,8 +193,7 @@ def _eval(args: argparse.Namespace) -> None:
         for zoo in loaded.values():
             _note(zoo.canonical_note())
         results = []
-        for runner, zoo_ref, path in jobs:
-            zoo = list(loaded.values())[refs.index(zoo_ref)]
+        for runner, zoo, path in jobs:
             try:
                 evaluation = evaluate(
                     None, zoo, device=args.device, batch_size=args.batch_size, quiet=args.quiet, runner=runner
@@ -208,35 +211,6 @@ def _eval(args: argparse.Namespace) -> None:
             runner.close()
     if len(results) > 1:
         print(summary_table(results))
-
-
-def _leaderboard(args: argparse.Namespace) -> None:
-    from netembench.leaderboard import rerun
-    from netembench.render import build
-
-    if args.lb_command == "rerun":
-        moved = rerun(args.root, args.name, args.zoo, device=args.device, quiet=args.quiet)
-        for line in moved:
-            print(f"MOVED {line}")
-        if moved:
-            raise CommandError(f"{len(moved)} score(s) of {args.name} moved beyond tolerance")
-        print(f"OK: every score of {args.name} reproduced within tolerance")
-        return
-    problems, stale = build(args.root, check=args.check)
-    for p in problems:
-        print(f"INVALID {p}")
-    if problems:
-        raise CommandError(
-            f"{len(problems)} invalid result file(s) under {args.root}/results; nothing was rendered"
-        )
-    if args.check:
-        for path in stale:
-            print(f"STALE {path}")
-        if stale:
-            raise CommandError("the rendered leaderboard is stale: run 'netembench leaderboard'")
-        print(f"OK: every result file is valid and {args.root}/README.md and index.html are up to date")
-    else:
-        print(f"wrote {args.root}/README.md and {args.root}/index.html")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -322,25 +296,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(handler=_eval)
 
-    p = sub.add_parser(
-        "leaderboard",
-        help="validate result files and render the leaderboard",
-        description="validate leaderboard/results/ and render leaderboard/README.md and index.html",
-    )
-    p.add_argument("--root", default="leaderboard", help="the leaderboard folder (default: leaderboard)")
-    p.add_argument(
-        "--check",
-        action="store_true",
-        help="validate and fail if the rendered files are stale; write nothing",
-    )
-    p.add_argument("--quiet", action="store_true")
-    p.set_defaults(handler=_leaderboard, lb_command=None)
-    lb = p.add_subparsers(dest="lb_command")
-    r = lb.add_parser("rerun", help="re-evaluate a listed submission and report scores that moved")
-    r.add_argument("name", help="embedder name")
-    r.add_argument("--zoo", nargs="+", help="only these zoos")
-    r.add_argument("--device", default="cpu")
-    r.add_argument("--quiet", action="store_true")
+    add_leaderboard_parser(sub)
     return parser
 
 

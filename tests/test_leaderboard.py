@@ -8,11 +8,15 @@ from pathlib import Path
 
 import pytest
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 from netembench.cli import main
 from netembench.embedders import load_submission
-from netembench.harness import evaluate
+from netembench.harness import HARNESS_VERSION, evaluate
 from netembench.results import build_result, content_hash, write_result
-from netembench.spec import resolve_spec
+from netembench.signing import generate_key, public_line
+from netembench.spec import canonical_specs, resolve_spec
+from netembench.verified import make_record, scores
 
 ROOT = Path(__file__).resolve().parent.parent
 NAMES = ("grad_bins", "integ", "weight_stats")
@@ -141,35 +145,108 @@ def test_check_names_every_bad_file_and_writes_nothing(board, capsys, damage, re
     assert (board / "README.md").read_text() == before
 
 
-def test_rerun_reports_moved_scores(board, tiny_zoo, tmp_path, capsys, monkeypatch, evaluations):
-    cache = tmp_path / "cache"
-    monkeypatch.setenv("NETEMBENCH_CACHE", str(cache))
-    shutil.copytree(tiny_zoo.path, cache / "zoos" / "poly-seed@1.1.0")  # stands in for the canonical build
-    write_result(
-        _as_track(evaluations["integ"], canonical=False),
-        board / "results/integ/poly-seed@1.1.0.json",
-        overwrite=True,
-    )
-    code, out, _ = lb(capsys, board, "rerun", "integ", "--quiet")
-    assert code == 0 and "reproduced within tolerance" in out
-    assert json.loads((board / "verified.json").read_text())["integ/poly-seed@1.1.0"]["content_hash"]
-    assert (
-        lb(capsys, board)[0] == 0
-        and "| [integ](../baselines/integ) | ✓ |" in (board / "README.md").read_text()
-    )
+def _sign(board: Path, key, rel: str, data: dict | None = None, under: str | None = None) -> None:
+    """Add a record of result file `rel` (or of `data`) signed by `key`, under `under` (default `rel`)."""
+    data = data or json.loads((board / rel).read_text())
+    path = board / "verified.json"
+    records = json.loads(path.read_text()) if path.is_file() else {}
+    records[under or rel] = make_record(rel, data, scores(data["metrics"]), key, HARNESS_VERSION)
+    path.write_text(json.dumps(records))
 
-    def shift(d):  # a consistent edit (mean and draws), which only a rerun catches
+
+@pytest.fixture()
+def signer(board, tmp_path):
+    """A throwaway signing key made for the test (never the maintainers'), listed in maintainers.pub."""
+    key = generate_key(tmp_path / "test.key")
+    (board / "maintainers.pub").write_text("# test key\n" + public_line(key.public_key(), "test") + "\n")
+    return key
+
+
+INTEG = "results/integ/poly-seed@1.1.0.json"
+
+
+def test_a_signed_record_marks_its_entry_verified(board, signer, capsys):
+    _sign(board, signer, INTEG)
+    assert lb(capsys, board)[0] == 0
+    assert "| [integ](../baselines/integ) | ✓ | public |" in (board / "README.md").read_text()
+    code, out, _ = lb(capsys, board, "--check")
+    assert code == 0 and out.startswith("OK")
+
+
+def _edit_result(board: Path) -> None:
+    """A consistent edit (draws, mean, content hash): only a signature or a rerun catches it."""
+
+    def shift(d):
         knn = d["metrics"]["knn_accuracy"]
         knn.update(per_draw=[v - 0.2 for v in knn["per_draw"]], mean=knn["mean"] - 0.2)
         d.update(content_hash=content_hash(d))
 
-    _rewrite(board / "results/integ/poly-seed@1.1.0.json", shift)
-    assert (
-        lb(capsys, board)[0] == 0
-        and "| [integ](../baselines/integ) | ✓ |" not in (board / "README.md").read_text()
-    )
+    _rewrite(board / INTEG, shift)
+
+
+def _tamper_record(board: Path) -> None:
+    records = json.loads((board / "verified.json").read_text())
+    records[INTEG]["record"]["scores"]["knn_accuracy"] -= 0.2
+    (board / "verified.json").write_text(json.dumps(records))
+
+
+@pytest.mark.parametrize(
+    ("forge", "reason"),
+    [
+        (lambda b, k: _sign(b, Ed25519PrivateKey.generate(), INTEG), "which is not in maintainers.pub"),
+        (lambda b, k: (_sign(b, k, INTEG), _tamper_record(b)), "signature does not verify"),
+        (
+            lambda b, k: _sign(b, k, "results/grad_bins/poly-seed@1.1.0.json", under=INTEG),
+            "a record of another file ('results/grad_bins/poly-seed@1.1.0.json')",
+        ),
+        (lambda b, k: (_sign(b, k, INTEG), _edit_result(b)), "stale: the result file changed"),
+        (
+            lambda b, k: (b / "verified.json").write_text(
+                json.dumps({INTEG: {"content_hash": json.loads((b / INTEG).read_text())["content_hash"]}})
+            ),
+            "unsigned",
+        ),
+    ],
+    ids=["forged-key", "edited-record", "another-file", "edited-result", "unsigned"],
+)
+def test_check_fails_on_a_record_that_does_not_verify_its_file(board, signer, capsys, forge, reason):
+    assert lb(capsys, board)[0] == 0
+    forge(board, signer)
+    for args in ((), ("--check",)):
+        code, out, err = lb(capsys, board, *args)
+        assert code == 1 and err.count("\n") == 1 and "Traceback" not in out + err
+        assert out.count("INVALID") == 1 and f"INVALID verified.json: the record of {INTEG}: " in out
+        assert reason in out
+
+
+def test_rerun_signs_only_on_the_reference_build(board, signer, tiny_zoo, tmp_path, capsys, monkeypatch):
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("NETEMBENCH_CACHE", str(cache))
+    shutil.copytree(tiny_zoo.path, cache / "zoos" / "poly-seed@1.1.0")  # evaluated on this build
+    data = json.loads((board / INTEG).read_text())
+    data["zoo"]["fingerprint"] = tiny_zoo.fingerprint
+    write_result({**data, "content_hash": content_hash(data)}, board / INTEG, overwrite=True)
+    key = str(tmp_path / "test.key")
+    code, out, _ = lb(capsys, board, "rerun", "integ", "--sign-key", key, "--quiet")
+    assert code == 0 and "OK integ poly-seed@1.1.0: reproduced within tolerance; not signed:" in out
+    assert "is not the public reference build of poly-seed@1.1.0" in out
+    assert not (board / "verified.json").exists()
+
+    specs = canonical_specs()  # from here on, the tiny build stands in for the reference build
+    specs["poly-seed@1.1.0"] = specs["poly-seed@1.1.0"].replace(reference_fingerprint=tiny_zoo.fingerprint)
+    monkeypatch.setattr("netembench.leaderboard.canonical_specs", lambda: specs)
+    monkeypatch.setenv("NETEMBENCH_SIGNING_KEY", key)
+    code, out, _ = lb(capsys, board, "rerun", "integ", "--quiet")
+    assert code == 0 and "VERIFIED integ poly-seed@1.1.0: reproduced within tolerance" in out
+    assert "README.md" in out  # the rerun rendered the pages it changed
+    assert "| [integ](../baselines/integ) | ✓ |" in (board / "README.md").read_text()
+    assert lb(capsys, board, "--check")[0] == 0
+
+    _edit_result(board)
+    code, out, _ = lb(capsys, board, "--check")
+    assert code == 1 and f"the record of {INTEG}: stale" in out
     code, out, err = lb(capsys, board, "rerun", "integ", "--quiet")
-    assert code == 1 and "MOVED poly-seed@1.1.0 knn_accuracy" in out and "moved beyond tolerance" in err
+    assert code == 1 and "MOVED integ poly-seed@1.1.0 knn_accuracy" in out and "moved beyond tolerance" in err
 
 
 INJECT_HEAD = """<script>window.__errors = [];

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,11 @@ import pytest
 from safetensors.numpy import load_file
 
 from netembench.cli import main
+from netembench.embedders import load_submission
+from netembench.harness import evaluate
 from netembench.private import MIN_SALT_BYTES, salt_from_bytes
+from netembench.results import build_result, content_hash, default_path, validate_result
+from netembench.spec import canonical_specs
 from netembench.store import Zoo
 from netembench.tasks import FineFamily, SeparatedFamily
 from netembench.tasks2d import Fine2DFamily, Separated2DFamily
@@ -110,3 +115,50 @@ def test_private_words_redraw_only_unseen_tasks_in_every_family():
         assert np.array_equal(public.coef[seen], private.coef[seen]), family
         assert not np.isclose(public.coef[~seen], private.coef[~seen]).all(axis=1).any(), family
         assert private.min_distance > 0
+
+
+def test_results_on_a_private_build_say_so(private_zoo, capsys):
+    integ = load_submission(ROOT / "baselines" / "integ")
+    result = build_result(private_zoo, evaluate(integ, private_zoo, quiet=True), "cpu")
+    assert result["split"] == "private" and validate_result(result) == []
+    assert default_path("r", "integ", "tiny@0.1.0", result["split"]).name == "tiny@0.1.0.private.json"
+    relabelled = {**result, "split": "public"}
+    assert content_hash(relabelled) != result["content_hash"]  # the split is hashed
+    code, out, err = run(capsys, "zoo", "info", str(private_zoo.path))
+    assert code == 0 and "is a private build" in err and "is not the reference" not in err
+
+
+def _board(tmp_path: Path) -> Path:
+    repo = tmp_path / "repo"
+    shutil.copytree(ROOT / "baselines" / "integ", repo / "baselines" / "integ")
+    public = json.loads((ROOT / "leaderboard/results/integ/poly-seed@1.1.0.json").read_text())
+    (repo / "leaderboard/results/integ").mkdir(parents=True)
+    (repo / "leaderboard/results/integ/poly-seed@1.1.0.json").write_text(json.dumps(public))
+    private = json.loads(json.dumps(public))
+    private["split"], private["zoo"]["fingerprint"] = "private", "f" * 64
+    for name in ("main_score", "probe_accuracy"):
+        private["metrics"][name].update(
+            mean=0.75, per_draw=[0.75] * len(private["metrics"][name]["per_draw"])
+        )
+    private["content_hash"] = content_hash(private)
+    (repo / "leaderboard/results/integ/poly-seed@1.1.0.private.json").write_text(json.dumps(private))
+    return repo / "leaderboard"
+
+
+def test_the_private_score_is_the_headline(tmp_path, capsys, monkeypatch):
+    board = _board(tmp_path)
+    assert run(capsys, "leaderboard", "--root", str(board))[0] == 0
+    md = (board / "README.md").read_text()
+    assert "### non-canonical zoo" in md and "(private)" not in md  # no private build recorded in the spec
+    specs = canonical_specs()
+    specs["poly-seed@1.1.0"] = specs["poly-seed@1.1.0"].replace(private_fingerprint="f" * 64)
+    monkeypatch.setattr("netembench.leaderboard.canonical_specs", lambda: specs)
+    assert run(capsys, "leaderboard", "--root", str(board))[0] == 0
+    md = (board / "README.md").read_text()
+    assert "| integ | gradients | — | 0.750 (private) | — |" in md
+    assert (
+        md.index("| private | gradients | 0.750")
+        < md.index("### public split of entries headed")
+        < md.index("| public | gradients | 1.000")
+    )
+    assert md.split("### budget curve")[1].count("| integ |") == 1  # one curve: the headline's
