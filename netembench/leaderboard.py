@@ -1,7 +1,7 @@
 """The leaderboard's entries: every result file under `leaderboard/results/`, validated (schema,
-content hash, internal consistency, zoo, harness version, name, submission code), and the signed
-records of maintainers' reruns that verify them (`verified`). `render` turns entries into pages;
-`rerun` re-evaluates entries and signs records.
+content hash, internal consistency, cross-metric sanity, zoo, harness version, name, submission
+code), and the signed records of maintainers' reruns that verify them (`verified`). `render` turns
+entries into pages; `rerun` re-evaluates entries and signs records.
 
 A result is listed when its schema, content hash, zoo, harness version and submission code check
 out; one whose zoo fingerprint is not the reference build of that zoo version (for a private-split
@@ -25,6 +25,10 @@ from netembench.verified import check_records
 
 # Earlier harness versions whose result files stay valid, listed apart as superseded.
 SUPERSEDED_HARNESSES = ("1.0.0", "1.1.0")
+# Accuracies, V-measures and their intervals lie in [0, 1]; a sum of floats may overshoot by ulps.
+BOUND_TOLERANCE = 1e-9
+# The cross-metric rule's margin (`cross_metric_problems`).
+PROBE_MARGIN = 0.2
 
 
 @dataclass(frozen=True)
@@ -109,7 +113,7 @@ def file_problems(
 ) -> list[str]:
     """Why one result file cannot be listed (empty when it can); `seen` collects listed entries,
     to refuse duplicates."""
-    found = validate_result(data) or consistency_problems(data)
+    found = validate_result(data) or consistency_problems(data) or cross_metric_problems(data)
     if found:
         return found
     zoo, emb = data["zoo"], data["embedder"]
@@ -154,7 +158,7 @@ def consistency_problems(data: dict[str, Any]) -> list[str]:
                 f"metric {name!r}: mean {m['mean']} is not the mean of per_draw ({sum(draws) / len(draws)})"
             )
         bounded = not any(k in name for k in ("nmse", "r2", "ami", "left_out", "ratio"))
-        if bounded and not all(0.0 <= v <= 1.0 for v in (*draws, *m.get("ci95", []))):
+        if bounded and not all(_within_bounds(v) for v in (*draws, *m.get("ci95", []))):
             problems.append(f"metric {name!r}: accuracies and their intervals lie within [0, 1]")
         if "ci95" in m and not (len(m["ci95"]) == 2 and m["ci95"][0] <= m["ci95"][1]):
             problems.append(f"metric {name!r}: ci95 must be [low, high]")
@@ -167,6 +171,34 @@ def consistency_problems(data: dict[str, Any]) -> list[str]:
     ):
         problems.append(f"main_score does not equal its metric {metric!r}")
     return problems
+
+
+def _within_bounds(value: float) -> bool:
+    """In [0, 1], up to the rounding of a sum of floats (a V-measure of 1.0000000000000002)."""
+    return -BOUND_TOLERANCE <= value <= 1.0 + BOUND_TOLERANCE
+
+
+def cross_metric_problems(data: dict[str, Any]) -> list[str]:
+    """A probe accuracy far above what the same embedding shows by its neighbours and clusters.
+
+    Rule: `probe_accuracy <= max(knn_accuracy, cluster_v_measure) + PROBE_MARGIN` (0.2; means over
+    draws, checked where all three are present). A linear probe may beat k-NN by a lot (random
+    features are linearly separable, not clustered), but then the clusters show some of it.
+    Every genuine shipped result passes with room: the largest excess is 0.124 (out_probe on
+    poly2d-fine@1.0.0: probe 0.934, k-NN 0.665, V-measure 0.811), the next 0.110. The hand edit of
+    issue 19 (integ on poly-fine@1.1.0: probe 0.574 -> 0.950, k-NN left at 0.567, V-measure 0.688)
+    is 0.262 over, so it fails.
+    """
+    m = data["metrics"]
+    if not all(k in m for k in ("probe_accuracy", "knn_accuracy", "cluster_v_measure")):
+        return []
+    probe, knn, v = (float(m[k]["mean"]) for k in ("probe_accuracy", "knn_accuracy", "cluster_v_measure"))
+    if probe <= max(knn, v) + PROBE_MARGIN:
+        return []
+    return [
+        f"probe_accuracy {probe:.3f} is more than {PROBE_MARGIN} above both knn_accuracy {knn:.3f} and "
+        f"cluster_v_measure {v:.3f} on the same embedding (edited by hand?)"
+    ]
 
 
 def headline(entries: list[Entry]) -> list[Entry]:

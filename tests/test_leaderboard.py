@@ -249,6 +249,38 @@ def test_rerun_signs_only_on_the_reference_build(board, signer, tiny_zoo, tmp_pa
     assert code == 1 and "MOVED integ poly-seed@1.1.0 knn_accuracy" in out and "moved beyond tolerance" in err
 
 
+def test_shipped_results_pass_the_cross_metric_rule_and_a_hand_edit_fails(board, capsys):
+    fine = board / "results/integ/poly-fine@1.1.0.json"
+    shutil.copy(ROOT / "leaderboard/results/integ/poly-fine@1.1.0.json", fine)
+    assert lb(capsys, board)[0] == 0
+
+    def cheat(d):  # issue 19's hand edit: probe accuracy 0.574 -> 0.950, k-NN left at 0.567
+        for name in ("probe_accuracy", "main_score"):
+            d["metrics"][name].update(mean=0.95, per_draw=[0.95] * len(d["metrics"][name]["per_draw"]))
+        d.update(content_hash=content_hash(d))
+
+    _rewrite(fine, cheat)
+    code, out, _ = lb(capsys, board, "--check")
+    assert code == 1 and "probe_accuracy 0.950 is more than 0.2 above both knn_accuracy 0.567" in out
+
+
+def _v_measure(value: float):
+    def edit(d):
+        v = d["metrics"]["cluster_v_measure"]
+        v.update(mean=value, per_draw=[value] * len(v["per_draw"]))
+        d.update(content_hash=content_hash(d))
+
+    return edit
+
+
+def test_bounds_allow_rounding(board, capsys):
+    _rewrite(board / INTEG, _v_measure(1.0000000000000002))  # a genuine V-measure can be this
+    assert lb(capsys, board)[0] == 0
+    _rewrite(board / INTEG, _v_measure(1.01))
+    code, out, _ = lb(capsys, board, "--check")
+    assert code == 1 and "metric 'cluster_v_measure': accuracies and their intervals lie within [0, 1]" in out
+
+
 INJECT_HEAD = """<script>window.__errors = [];
 window.addEventListener('error', function (e) { window.__errors.push(String(e.message)); });
 var __ce = console.error; console.error = function () { window.__errors.push(Array.prototype.join.call(arguments, ' ')); __ce.apply(console, arguments); };
