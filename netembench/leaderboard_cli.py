@@ -59,7 +59,7 @@ def _rerun(args: argparse.Namespace) -> None:
     moved = sum(len(o.moved) for o in report.outcomes)
     if moved:
         raise CommandError(
-            f"{moved} score(s) moved beyond tolerance; no record was written for those entries"
+            f"{moved} score(s) or input(s) moved beyond tolerance (the MOVED lines); no record was written for them"
         )
 
 

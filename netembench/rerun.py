@@ -138,6 +138,12 @@ def rerun_entry(
         out.moved.append("the submission code changed since it was evaluated (source hash differs)")
     fresh = scores(evaluation["metrics"])
     out.moved += moved_scores(scores(entry.data["metrics"]), fresh)
+    # harness 1.3 marks runs outside its sandbox sealed: false (results of earlier harnesses lack it)
+    sealed = (
+        evaluation["isolated"]
+        and evaluation.get("sealed") is not False
+        and entry.data["embedder"].get("sealed") is not False
+    )
     if out.moved:
         out.unsigned = "scores moved"
     elif signer is None:
@@ -147,7 +153,7 @@ def rerun_entry(
             f"this build ({zoo.fingerprint[:12]}) is not the {entry.split} reference build of {entry.zoo} "
             f"({entry.reference[:12] or 'none recorded'}); only reruns there are verified"
         )
-    elif not evaluation["isolated"] or evaluation.get("sealed") is False or entry.data.get("sealed") is False:
+    elif not sealed:
         out.unsigned = "the result or the rerun did not run sealed; unsealed runs are never verified"
     else:
         rel = entry.path.relative_to(root).as_posix()

@@ -141,7 +141,7 @@ def record_problem(rel: str, signed: Any, results: dict[str, dict[str, Any]], ke
         return "it names another zoo build or split than the result file"
     if not reference:
         return "the result is not on the reference build of its zoo; only reruns there are verified"
-    if data.get("sealed") is False:
+    if data["embedder"].get("sealed") is False:  # harness 1.3's sandbox flag; earlier files lack it
         return "the result was not evaluated in the sandbox (sealed: false); such results are never verified"
     if not isinstance(record.get("scores"), dict):
         return "it holds no scores of the rerun"

@@ -184,6 +184,11 @@ def _edit_result(board: Path) -> None:
     _rewrite(board / INTEG, shift)
 
 
+def _unseal(d: dict) -> None:  # harness 1.3 marks a run outside its sandbox so
+    d["embedder"]["sealed"] = False
+    d.update(content_hash=content_hash(d))
+
+
 def _tamper_record(board: Path) -> None:
     records = json.loads((board / "verified.json").read_text())
     records[INTEG]["record"]["scores"]["knn_accuracy"] -= 0.2
@@ -206,8 +211,9 @@ def _tamper_record(board: Path) -> None:
             ),
             "unsigned",
         ),
+        (lambda b, k: (_rewrite(b / INTEG, _unseal), _sign(b, k, INTEG)), "not evaluated in the sandbox"),
     ],
-    ids=["forged-key", "edited-record", "another-file", "edited-result", "unsigned"],
+    ids=["forged-key", "edited-record", "another-file", "edited-result", "unsigned", "unsealed"],
 )
 def test_check_fails_on_a_record_that_does_not_verify_its_file(board, signer, capsys, forge, reason):
     assert lb(capsys, board)[0] == 0
