@@ -2,17 +2,20 @@
 
 Three trainers train the same models (same initialisation, data stream and hyper-parameters as the
 poly-seed spec):
-- `exact`: netembench's trainer (zoo 1.1.0): bit-identical on every x86-64 CPU and thread count;
-- `blas`: zoo 1.0.0's trainer (float32 MKL batched matmuls, fused Adam), kept here as the
-  reference whose rounding depends on the CPU;
-- `naive`: a plain per-model loop (`nn.Sequential`, autograd, one model at a time), run for a few
-  models and extrapolated.
-The vectorised trainers are timed in alternation over several rounds (the median is reported), so a
-machine whose speed drifts affects both alike. Prints model-steps per second, `exact/blas cost` and
-`vectorised/naive speedup`, and the training memory per model; writes benchmarks/results/zoo.json.
+- `exact`: netembench's trainer (zoo 1.2.0): every operation exact or correctly rounded, so
+  bit-identical on every CPU, GPU and thread count;
+- `exact-1.1`: zoo 1.1.0's trainer, the same but with `torch.sqrt` in Adam (MKL's vector square
+  root on CPU, not correctly rounded) and a division by a scalar: what the 1.2.0 fix costs;
+- `blas`: zoo 1.0.0's trainer (float32 MKL batched matmuls, fused Adam), the reference whose
+  rounding depends on the CPU: what machine-independent arithmetic costs.
+They are timed in alternation over several rounds (the median is reported), so a machine whose
+speed drifts affects all alike; the headline figures are ratios within one run and model-steps per
+second. A per-model loop (`nn.Sequential`, autograd) can be timed with `--naive-models N`; it is
+information, not a goal (its speed moved 5x between two runs on one machine). Also prints the
+training memory per model; writes benchmarks/results/zoo.json.
 
     python benchmarks/bench_zoo.py --quick            # about 2 minutes on 2 CPU cores
-    python benchmarks/bench_zoo.py --device cuda --models 100000 --naive-models 0
+    python benchmarks/bench_zoo.py --device cuda --models 100000
 """
 
 from __future__ import annotations
@@ -31,10 +34,33 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from netembench import __version__, rng
+from unittest import mock
+
+from netembench import __version__, population, rng
 from netembench.build import build_zoo
 from netembench.population import Arch, TrainConfig, init_population, polyval, train_one_reference
 from netembench.population import train_population, training_inputs, training_layout
+
+
+class Adam11(population.ElementwiseAdam):
+    """Zoo 1.1.0's Adam step: `torch.sqrt` (not correctly rounded on CPU) and a scalar division."""
+
+    @torch.no_grad()
+    def step(self, grads: list[torch.Tensor], lr: float) -> None:
+        self.beta_powers = (self.beta_powers[0] * self.betas[0], self.beta_powers[1] * self.betas[1])
+        b1, b2 = self.betas
+        step_size = lr / (1.0 - self.beta_powers[0])
+        root_correction = (1.0 - self.beta_powers[1]) ** 0.5
+        for p, g, m, v in zip(self.params, grads, self.exp_avg, self.exp_avg_sq):
+            m.mul_(b1).add_(g * (1.0 - b1))
+            v.mul_(b2).add_((g * g).mul_(1.0 - b2))
+            denom = v.sqrt().div_(root_correction).add_(self.eps)
+            p.sub_((m / denom).mul_(step_size))
+
+
+def train_exact_11(arch: Arch, coef: torch.Tensor, keys: torch.Tensor, config: TrainConfig) -> None:
+    with mock.patch.object(population, "ElementwiseAdam", Adam11):
+        train_population(arch, coef, keys, config)
 from netembench.spec import resolve_spec
 
 
@@ -100,7 +126,7 @@ def main() -> None:
     parser.add_argument("--models", type=int, default=1000, help="vectorised population size")
     parser.add_argument("--steps", type=int, help="vectorised steps per round (default 300, quick 100)")
     parser.add_argument("--rounds", type=int, default=3, help="alternating timing rounds (median reported)")
-    parser.add_argument("--naive-models", type=int, default=3)
+    parser.add_argument("--naive-models", type=int, default=0, help="also time a per-model loop (information)")
     parser.add_argument("--naive-steps", type=int, default=300)
     parser.add_argument(
         "--memory-models", type=int, default=4000, help="population size for the memory figure"
@@ -125,17 +151,18 @@ def main() -> None:
         f"torch {torch.__version__}, {args.device}, {torch.get_num_threads()} threads; arch {arch.name}, "
         f"batch {config.batch_size}, {args.models} models x {steps} steps, {args.rounds} rounds"
     )
-    for fn in (train_population, train_blas):  # warm-up
+    trainers = {"exact": train_population, "exact-1.1": train_exact_11, "blas": train_blas}
+    for fn in trainers.values():  # warm-up
         fn(arch, coef[:8], keys[:8], TrainConfig(**{**config.__dict__, "steps": 5}))
 
-    seconds: dict[str, list[float]] = {"exact": [], "blas": []}
+    seconds: dict[str, list[float]] = {k: [] for k in trainers}
     for _ in range(args.rounds):
-        seconds["exact"].append(timed(lambda: train_population(arch, coef, keys, config), device))
-        seconds["blas"].append(timed(lambda: train_blas(arch, coef, keys, config), device))
+        for name, fn in trainers.items():
+            seconds[name].append(timed(lambda: fn(arch, coef, keys, config), device))
     rate = {k: args.models * steps / statistics.median(v) for k, v in seconds.items()}
     for k in seconds:
         print(
-            f"{k:>6}: {rate[k]:,.0f} model-steps/s (median of {', '.join(f'{s:.2f}' for s in seconds[k])} s)"
+            f"{k:>9}: {rate[k]:,.0f} model-steps/s (median of {', '.join(f'{s:.2f}' for s in seconds[k])} s)"
         )
     result = {
         "benchmark": "zoo",
@@ -155,8 +182,10 @@ def main() -> None:
         "seconds": seconds,
         "model_steps_per_s": rate,
         "exact_over_blas_cost": rate["blas"] / rate["exact"],
+        "fix_cost_over_1_1": rate["exact-1.1"] / rate["exact"],
     }
     print(f"exact/blas cost: {result['exact_over_blas_cost']:.2f}x the time of zoo 1.0.0's trainer")
+    print(f"1.2.0 fix cost: {result['fix_cost_over_1_1']:.2f}x the time of zoo 1.1.0's trainer")
 
     if args.naive_models:
         cpu_coef, cpu_keys = coef.cpu(), keys.cpu()
@@ -178,11 +207,7 @@ def main() -> None:
             "seconds": naive,
             "model_steps_per_s": naive_rate,
         }
-        result["speedup"] = {k: r / naive_rate for k, r in rate.items()}
-        print(f" naive: {naive_rate:,.0f} model-steps/s (one model at a time)")
-        print(
-            f"vectorised/naive speedup: exact {result['speedup']['exact']:.0f}x, blas {result['speedup']['blas']:.0f}x"
-        )
+        print(f"    naive: {naive_rate:,.0f} model-steps/s (one model at a time)")
 
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats()

@@ -6,14 +6,15 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
-from netembench import __version__, rng
+from netembench import __version__, rng, rounding
 from netembench.card import render_card
 from netembench.population import Arch, Population, fit_rel_mse, train_population
 from netembench.private import PrivateSalt, is_private_split
+from netembench.progress import Progress
 from netembench.shards import Shard, current_shard
 from netembench.spec import ZooSpec
+from netembench.threads import THREADS
 from netembench.store import (
     FORMAT_VERSION,
     Zoo,
@@ -59,6 +60,7 @@ def build_zoo(
         raise RuntimeError("--device cuda was asked for but CUDA is not available; use --device cpu")
     check_output(out, overwrite)
     shard, device = current_shard(device)
+    _check_arithmetic(spec, device)
     tasks = spec.sample_tasks(salt.words if salt else ())
     models = spec.models(tasks)
     keys = model_keys(spec, models, salt)
@@ -79,6 +81,17 @@ def build_zoo(
     return Zoo(out)
 
 
+def _check_arithmetic(spec: ZooSpec, device: torch.device) -> None:
+    """Refuse to build on a device whose arithmetic would not give the reference bits."""
+    problems = rounding.machine_problems(str(device))
+    if problems:
+        raise ZooError(
+            f"building {spec.ref}: {device}'s arithmetic is not correctly rounded, so this build could not "
+            f"be the reference: {problems[0]}. 'python -m netembench.rounding --device {device}' lists every "
+            "problem; please report it with your CPU, GPU and library versions"
+        )
+
+
 def _train(
     spec: ZooSpec,
     tasks,
@@ -91,20 +104,20 @@ def _train(
     """Every architecture's trained population (on the CPU) and every model's fit, in table order."""
     fits = np.zeros(len(models["model_id"]))
     populations: dict[str, Population] = {}
-    bar = tqdm(
-        total=len(spec.archs) * spec.training.steps,
-        desc=f"train {spec.ref}",
-        unit="step",
-        disable=True if quiet or not shard.leader else None,
+    bar = Progress(
+        len(spec.archs) * spec.training.steps, f"train {spec.ref}", "step", quiet=quiet or not shard.leader
     )
+
+    def step(n: int) -> None:
+        bar.update(n)
+        THREADS.check()  # another job may have started on these cores
+
     for arch in spec.archs:
         rows = np.flatnonzero(models["arch"] == arch)
         mine = shard.share(rows)
         bar.set_postfix(arch=arch, models=len(rows))
         coef = torch.as_tensor(tasks.coef[models["task_id"][mine]])
-        pop = train_population(
-            Arch.parse(arch), coef, keys[mine].to(device), spec.training, progress=bar.update
-        )
+        pop = train_population(Arch.parse(arch), coef, keys[mine].to(device), spec.training, progress=step)
         fit = fit_rel_mse(pop, coef).to(torch.float64)
         tensors = {k: shard.gather(v, len(rows)).cpu() for k, v in pop.state_dict().items()}
         populations[arch] = Population.from_state_dict(pop.arch, tensors)

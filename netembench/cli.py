@@ -1,4 +1,4 @@
-"""The `netembench` command line: `zoo build|info|verify|plot|download|push|list|remove`, `eval`, `leaderboard`."""
+"""The `netembench` command line: `zoo build|info|verify|diff|plot|download|push|list|remove`, `eval`, `leaderboard`."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from pathlib import Path
 
 from netembench.leaderboard_cli import add_leaderboard_parser
 from netembench.results import ResultError
-from netembench.spec import SpecError
+from netembench.spec import CANONICAL_TRACKS, SpecError
+from netembench.threads import THREADS
 
 
 class CommandError(RuntimeError):
@@ -94,6 +95,16 @@ def _zoo_verify(args: argparse.Namespace) -> None:
     )
 
 
+def _zoo_diff(args: argparse.Namespace) -> None:
+    import json
+
+    from netembench.registry import load_zoo
+    from netembench.zoodiff import diff_zoos
+
+    report = diff_zoos(*(load_zoo(ref, cache=args.cache_dir, quiet=args.quiet) for ref in (args.a, args.b)))
+    print(json.dumps(report.as_dict(), indent=1) if args.json else report.format())
+
+
 def _zoo_plot(args: argparse.Namespace) -> None:
     from netembench.plots import plot_zoo
     from netembench.registry import load_zoo
@@ -149,14 +160,10 @@ def _zoo_remove(args: argparse.Namespace) -> None:
 
 
 def _eval(args: argparse.Namespace) -> None:
-    from netembench.embedders import Unsupported
-    from netembench.harness import evaluate
-    from netembench.registry import load_zoo
-    from netembench.results import build_result, default_path, format_scores, summary_table, write_result
-    from netembench.spec import CANONICAL_TRACKS
-    from netembench.worker import WorkerRunner
+    from netembench.evalrun import eval_zoos, run_eval
+    from netembench.results import summary_table
 
-    zoos = list(CANONICAL_TRACKS) if args.zoo == ["all"] else args.zoo
+    zoos = eval_zoos(args.zoo)
     if args.out and len(zoos) * len(args.submission) > 1:
         raise CommandError("--out names one result file; with several zoos or submissions use --results-dir")
     results_dir = Path(args.results_dir)
@@ -164,51 +171,18 @@ def _eval(args: argparse.Namespace) -> None:
         raise CommandError(f"--results-dir {results_dir} is a file, not a folder")
     if args.timeout <= 0:
         raise CommandError(f"--timeout must be a positive number of seconds, got {args.timeout:g}")
-    # Each submission runs sealed in its own worker, loaded once for all zoos; the workers start up
-    # while the zoos load, and every output path is checked before any evaluation.
-    runners = []
-    try:
-        for ref in args.submission:
-            runners.append(WorkerRunner(ref, args.device, args.timeout))
-        loaded = {
-            ref: load_zoo(
-                ref, cache=args.cache_dir, build_if_missing=True, device=args.device, quiet=args.quiet
-            )
-            for ref in zoos
-        }
-        jobs = [
-            (
-                r,
-                z,
-                Path(args.out) if args.out else default_path(results_dir, r.info.name, z.spec.ref, z.split),
-            )
-            for z in loaded.values()
-            for r in runners
-        ]
-        for _, _, path in jobs:
-            if path.exists() and not args.overwrite:
-                raise CommandError(f"result file {path} already exists; pass --overwrite to replace it")
-            if path.exists() and not path.is_file():
-                raise CommandError(f"result path {path} is not a file")
-        for zoo in loaded.values():
-            _note(zoo.canonical_note())
-        results = []
-        for runner, zoo, path in jobs:
-            try:
-                evaluation = evaluate(
-                    None, zoo, device=args.device, batch_size=args.batch_size, quiet=args.quiet, runner=runner
-                )
-            except Unsupported as why:
-                print(f"skipped {zoo.spec.ref}: {why}")
-                continue
-            result = build_result(zoo, evaluation, args.device)
-            write_result(result, path, overwrite=args.overwrite)
-            results.append(result)
-            print(format_scores(result))
-            print(f"wrote {path}")
-    finally:
-        for runner in runners:
-            runner.close()
+    results = run_eval(
+        args.submission,
+        zoos,
+        results_dir,
+        Path(args.out) if args.out else None,
+        device=args.device,
+        batch_size=args.batch_size,
+        timeout=args.timeout,
+        overwrite=args.overwrite,
+        cache_dir=args.cache_dir,
+        quiet=args.quiet,
+    )
     if len(results) > 1:
         print(summary_table(results))
 
@@ -233,7 +207,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("build", _zoo_build, "train a zoo from a spec and store it (atomically)")
     p.add_argument("spec", help="canonical name (poly-seed, poly-seed@1.0.0) or a path to a .toml spec")
     p.add_argument("--out", help="output folder (default: the cache)")
-    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    p.add_argument(
+        "--device",
+        default="cpu",
+        choices=["cpu", "cuda"],
+        help="train on this device (default cpu)",
+    )
     p.add_argument("--overwrite", action="store_true", help="replace an existing zoo at the output folder")
     p.add_argument(
         "--private-salt",
@@ -246,6 +225,15 @@ def build_parser() -> argparse.ArgumentParser:
     add("verify", _zoo_verify, "recompute every checksum; exit 0 only if all match").add_argument(
         "zoo", help="zoo folder or name"
     )
+    p = add(
+        "diff",
+        _zoo_diff,
+        "compare two builds of one spec: which tensors and table columns differ, by how much, and the "
+        "first model that differs",
+    )
+    p.add_argument("a", help="zoo folder, name (poly-seed@1.1.0) or hub repository (org/name[@revision])")
+    p.add_argument("b", help="the zoo to compare it with (same forms)")
+    p.add_argument("--json", action="store_true", help="print the comparison as JSON")
     p = add("plot", _zoo_plot, "plot a zoo's tasks, fits and gradients (PNG)")
     p.add_argument("zoo", help="zoo folder or name")
     p.add_argument("--out", required=True, help="folder for the PNG files")
@@ -277,14 +265,33 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("submission", nargs="+", help="one or more submissions")
     p.add_argument(
-        "--zoo", nargs="+", required=True, help="zoo names, folders, or 'all' (the four canonical tracks)"
+        "--zoo",
+        nargs="+",
+        required=True,
+        help=f"zoo names, folders, hub repositories, or 'all': the {len(CANONICAL_TRACKS)} canonical tracks "
+        f"({', '.join(CANONICAL_TRACKS)}). Zoos missing from the cache are downloaded or built first",
     )
     p.add_argument(
         "--out", help="result file (one zoo only; default: RESULTS_DIR/<embedder>/<zoo>@<version>.json)"
     )
-    p.add_argument("--results-dir", default="leaderboard/results")
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--batch-size", type=int, default=512)
+    p.add_argument(
+        "--results-dir",
+        default="leaderboard/results",
+        help="folder for result files, written as RESULTS_DIR/<embedder>/<zoo>@<version>.json "
+        "(default leaderboard/results)",
+    )
+    p.add_argument(
+        "--device",
+        default="cpu",
+        help="cpu or cuda (default cpu): where the submission runs and the harness probes the models; "
+        "a missing zoo is built there too",
+    )
+    p.add_argument(
+        "--batch-size",
+        type=int,
+        default=512,
+        help="models per call into the submission (default 512); scores do not depend on it",
+    )
     p.add_argument(
         "--timeout",
         type=float,
@@ -292,8 +299,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds each call into the submission may take before its worker is stopped (default 600)",
     )
     p.add_argument("--overwrite", action="store_true", help="replace existing result files")
-    p.add_argument("--cache-dir", help="zoo cache folder")
-    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--cache-dir", help="zoo cache folder (default: $NETEMBENCH_CACHE or ~/.cache/netembench)")
+    p.add_argument(
+        "--quiet", action="store_true", help="no progress output (scores and written files are still printed)"
+    )
     p.set_defaults(handler=_eval)
 
     add_leaderboard_parser(sub)
@@ -307,6 +316,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one command. Every failure ends in one line on stderr and exit 1 (`--debug`: a traceback)."""
     args = build_parser().parse_args(argv)
     try:
+        THREADS.start()
         _check_device(getattr(args, "device", "cpu"))
         args.handler(args)
     except KeyboardInterrupt:

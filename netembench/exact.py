@@ -12,15 +12,27 @@ training and probing need, defined so that their result is one fixed function of
   order and the kernel that MKL, OpenBLAS or cuBLAS chooses. One rounding to float32 follows.
   Operands keep 23-24 significant bits relative to their row's largest entry: float32 quality.
 - `fixed_sum`: a sum along one dimension by pairwise halving with elementwise additions.
+- `sqrt`: the correctly rounded float32 square root IEEE 754 defines. `torch.sqrt` on CPU runs
+  MKL's vector math library, whose result depends on the CPU and code path (on an Intel Xeon 0.7%
+  of float32 results are one ulp off by default, 15% under `MKL_CBWR=COMPATIBLE`).
+- `fixed_mean` divides by a tensor: CUDA divides by a scalar as a multiplication by its rounded
+  reciprocal, which is not correctly rounded.
+- `f32` and `cos_pi`: host-side constants (learning rates, Adam's constants) rounded once, the
+  same way on every platform (no libm `cos` or `pow`, whose last bit varies between libraries).
 
-Everything else used for zoos is elementwise IEEE arithmetic (+, -, *, /, sqrt, max), which is
-correctly rounded at every SIMD width, written as single operations so no compiler can fuse them.
+Everything else used for zoos is elementwise IEEE arithmetic (+, -, *, / of two tensors, max),
+correctly rounded at every SIMD width and on CUDA, written as single operations so no compiler can
+fuse them, with float32 scalars only. `netembench.rounding` lists every operation a build runs and
+checks the correctly rounded ones against exact references on the machine at hand.
 """
 
 from __future__ import annotations
 
 import math
+import struct
+from decimal import Decimal, localcontext
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -74,4 +86,45 @@ def fixed_sum(t: Tensor, dim: int) -> Tensor:
 
 
 def fixed_mean(t: Tensor, dim: int) -> Tensor:
-    return fixed_sum(t, dim) / t.shape[dim]
+    """Mean along `dim`: the fixed-order sum over a tensor holding the count (never a scalar)."""
+    total = fixed_sum(t, dim)
+    return total / torch.full_like(total, t.shape[dim])
+
+
+def sqrt(t: Tensor) -> Tensor:
+    """The correctly rounded square root of float32 `t`, the same bits on every CPU and GPU.
+
+    IEEE 754 requires `sqrt` to be correctly rounded, and the hardware instructions are (x86's
+    `sqrtps`, which numpy's float32 `sqrt` runs; CUDA's `sqrt.rn`, which torch's CUDA kernel
+    runs). On CPU `torch.sqrt` runs MKL's vector math library instead, which is accurate to an ulp
+    but not correctly rounded. `netembench.rounding` checks the result against exact rational
+    square roots before every build.
+    """
+    if t.device.type == "cpu":
+        with np.errstate(invalid="ignore"):  # negative inputs give NaN, as torch.sqrt does
+            return torch.from_numpy(np.sqrt(t.detach().contiguous().numpy()))
+    return torch.sqrt(t)
+
+
+def f32(value: float) -> float:
+    """`value` rounded to the nearest float32 (ties to even): a constant every device reads alike."""
+    return struct.unpack("<f", struct.pack("<f", value))[0]
+
+
+_PI = Decimal("3.14159265358979323846264338327950288419716939937510582097494459")
+
+
+def cos_pi(numerator: int, denominator: int) -> float:
+    """cos(pi * numerator / denominator) as a float64, correctly rounded (decimal arithmetic at
+    36 digits: a result within 1e-33 of a rounding boundary is the only way to miss, and it would
+    miss the same way everywhere). libm's `cos` is allowed an ulp and differs between libraries."""
+    with localcontext() as ctx:
+        ctx.prec = 36
+        x = _PI * numerator / denominator
+        x2, term, total, k = x * x, Decimal(1), Decimal(1), 0
+        while abs(term) > Decimal(10) ** -35:
+            k += 2
+            term = -term * x2 / (k * (k - 1))
+            total += term
+    return float(total)
+

@@ -25,12 +25,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from netembench import metrics as M
 from netembench.embedders import InProcessRunner, Submission, SubmissionError, Unsupported, ZooIdentity
 from netembench.population import Population
 from netembench.probes import Protocol, ProbeSet, draw_probes, evaluation_keys
+from netembench.progress import track
 from netembench.store import Zoo
 from netembench.tracks import track_for
 from netembench.twins import functional_twin
@@ -189,7 +189,8 @@ class Evaluator:
                 f"expected finite floats of shape {list(probes.grad.shape)}"
             )
         truth = probes.grad.to(torch.float64)
-        tally.add(pred.to(torch.float64), truth, probes.mask, ids)
+        # The sealed worker answers on the CPU whatever the device; the probes are on the harness's.
+        tally.add(pred.to(truth.device, torch.float64), truth, probes.mask, ids)
         hide = probes.mask if truth.dim() == 2 else probes.mask[..., None]
         for name, ref in M.reference_predictions(
             probes.x.double(), truth.masked_fill(hide, 0.0), probes.mask
@@ -205,13 +206,8 @@ class Evaluator:
         per_model: dict[str, list[np.ndarray]] = {}
         figures: dict = {}
         self.iterations: list[int] = []
-        bar = tqdm(
-            range(self.protocol.n_draws),
-            desc=f"eval {self.name} on {self.zoo.spec.ref}",
-            unit="draw",
-            disable=True if self.quiet else None,
-        )
-        for draw in bar:
+        n = self.protocol.n_draws
+        for draw in track(range(n), n, f"eval {self.name} on {self.zoo.spec.ref}", "draw", self.quiet):
             train = self.embed_split("train", draw, self.protocol)
             test = self.embed_split("test", draw, self.protocol, cloze=self.runner.info.cloze, twins=True)
             scores, correct = self._score(

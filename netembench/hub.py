@@ -27,7 +27,12 @@ _COMMIT = re.compile(r"^[0-9a-f]{40}$")
 
 
 class HubError(ZooError):
-    """The hub could not provide a zoo; the message says what and how to proceed."""
+    """The hub could not provide a zoo; the message says what went wrong (`problem`) and, where
+    the caller does not act on it itself, how to proceed (`fix`)."""
+
+    def __init__(self, problem: str, fix: str = "") -> None:
+        super().__init__(f"{problem}; {fix}" if fix else problem)
+        self.problem = problem
 
 
 def is_hub_ref(ref: str) -> bool:
@@ -63,8 +68,9 @@ def resolve_commit(repo_id: str, revision: str | None) -> str:
         ) from None
     except Exception as err:  # noqa: BLE001 - connection errors come in many types
         raise HubError(
-            f"the hub at {endpoint()} is unreachable ({type(err).__name__}); build the zoo locally instead with "
-            "'netembench zoo build NAME', or set HF_HUB_OFFLINE=1 to use the cache"
+            f"the hub at {endpoint()} is unreachable ({type(err).__name__})",
+            "build the zoo locally instead with 'netembench zoo build NAME', or set HF_HUB_OFFLINE=1 to use "
+            "the cache",
         ) from None
     return info.sha
 
@@ -92,7 +98,8 @@ def download_zoo(
             if folder.is_dir():
                 return open_cached(folder)
         raise HubError(
-            f"HF_HUB_OFFLINE=1 and {repo_id}@{rev} is not in the cache ({cache}); go online once, or build the zoo locally"
+            f"HF_HUB_OFFLINE=1 and {repo_id}@{rev} is not in the cache ({cache})",
+            "go online once, or build the zoo locally",
         )
     commit = resolve_commit(repo_id, rev)
     folder = target or _folder(cache, repo_id, commit, splits)

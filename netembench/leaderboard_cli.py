@@ -124,8 +124,8 @@ def add_leaderboard_parser(sub: Any) -> None:
         metavar="DIR",
         help="the private build for private-split entries (repeatable)",
     )
-    r.add_argument("--device", default="cpu")
-    r.add_argument("--quiet", action="store_true")
+    r.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+    r.add_argument("--quiet", action="store_true", help="no progress output")
     k = lb.add_parser("keygen", help="make a maintainer signing key; print its public key line")
     k.add_argument("path", help="where to write the private key (outside the repository; mode 0600)")
     k.add_argument("--comment", default="", help="a note on the public key line (who, since when)")

@@ -11,6 +11,7 @@ every CPU and thread count.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -92,6 +93,13 @@ class Population:
     def __len__(self) -> int:
         return self.weights[0].shape[0]
 
+    def __repr__(self) -> str:  # not the tensors
+        return f"Population({self.arch.name}, {len(self)} models, {self.weights[0].device})"
+
+    def __call__(self, x: Tensor) -> Tensor:
+        """`forward(x)`: every model's outputs."""
+        return self.forward(x)
+
     @classmethod
     def from_state_dict(cls, arch: Arch, tensors: dict[str, Tensor]) -> Population:
         """Build from `layers.{i}.weight/bias`, checking every shape against `arch`."""
@@ -163,8 +171,15 @@ class TrainConfig:
     lr_final: float = 1e-5
 
     def lr_at(self, step: int) -> float:
-        """Cosine decay from `lr` to `lr_final`. (Exponential decay cooled too early: worst fits 1e-2.)"""
-        return self.lr_final + 0.5 * (self.lr - self.lr_final) * (1.0 + math.cos(math.pi * step / self.steps))
+        """Cosine decay from `lr` to `lr_final` (exponential decay cooled too early: worst fits 1e-2),
+        the same float on every platform (`exact.cos_pi`, not libm)."""
+        return self.schedule()[step]
+
+    @functools.cache
+    def schedule(self) -> tuple[float, ...]:
+        """The learning rate of every step, computed once per config."""
+        scale = 0.5 * (self.lr - self.lr_final)
+        return tuple(self.lr_final + scale * (1.0 + exact.cos_pi(s, self.steps)) for s in range(self.steps))
 
 
 def init_population(arch: Arch, keys: Tensor) -> Population:
@@ -179,17 +194,17 @@ def init_population(arch: Arch, keys: Tensor) -> Population:
     def u(stream: int, shape: tuple[int, ...], low: float, high: float) -> Tensor:
         return low + (high - low) * rng.uniform_grid(keys, STREAM_INIT + stream, shape)
 
-    first_w = u(0, (w, d), -1.0, 1.0) * (6.0 / d) ** 0.5  # He-uniform bound for fan_in = d
+    first_w = u(0, (w, d), -1.0, 1.0) * exact.f32(math.sqrt(6.0 / d))  # He-uniform bound, fan_in = d
     through = u(1, (w, d), -1.0, 1.0)  # a point on each unit's kink
     offset = first_w[..., 0] * through[..., 0]
     for k in range(1, d):
         offset = offset + first_w[..., k] * through[..., k]
     weights, biases = [first_w], [-offset]
     for i in range(1, arch.depth):
-        bound = (6.0 / w) ** 0.5
+        bound = exact.f32(math.sqrt(6.0 / w))
         weights.append(u(2 * i, (w, w), -bound, bound))
         biases.append(torch.zeros(m, w, device=keys.device))
-    bound = (3.0 / w) ** 0.5
+    bound = exact.f32(math.sqrt(3.0 / w))
     weights.append(u(2 * arch.depth, (1, w), -bound, bound))
     biases.append(torch.zeros(m, 1, device=keys.device))
     return Population(arch, weights, biases)
@@ -228,30 +243,35 @@ def training_layout(pop: Population) -> list[Tensor]:
 
 
 class ElementwiseAdam:
-    """Adam (torch's defaults, no weight decay) written as single elementwise operations.
+    """Adam (torch's defaults, no weight decay) written as single, correctly rounded operations.
 
     `torch.optim.Adam`'s fused and foreach kernels use multiply-adds whose rounding differs between
-    SIMD widths; these separate, correctly rounded operations give the same bits on every CPU.
+    SIMD widths, and `torch.sqrt` on CPU is not correctly rounded. Here every tensor operation is
+    one IEEE operation on float32 values and float32 constants (`exact.sqrt` for the root), and
+    the bias corrections are running products of Python floats: the same bits on every CPU and GPU.
+    The corrected second moment's root is multiplied by the rounded reciprocal of its correction
+    (CUDA would do that silently for a division by a scalar; here it is the definition everywhere).
     """
 
     def __init__(
         self, params: list[Tensor], betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8
     ) -> None:
-        self.params, self.betas, self.eps = params, betas, eps
+        self.params, self.betas, self.eps = params, betas, exact.f32(eps)
         self.exp_avg = [torch.zeros_like(p) for p in params]
         self.exp_avg_sq = [torch.zeros_like(p) for p in params]
-        self.steps = 0
+        self.beta_powers = (1.0, 1.0)  # b1 ** steps, b2 ** steps, by repeated float64 products
 
     @torch.no_grad()
     def step(self, grads: list[Tensor], lr: float) -> None:
-        self.steps += 1
         b1, b2 = self.betas
-        step_size = lr / (1.0 - b1**self.steps)
-        root_correction = math.sqrt(1.0 - b2**self.steps)
+        self.beta_powers = (self.beta_powers[0] * b1, self.beta_powers[1] * b2)
+        step_size = exact.f32(lr / (1.0 - self.beta_powers[0]))
+        inverse_root = exact.f32(1.0 / math.sqrt(1.0 - self.beta_powers[1]))
+        keep1, take1, keep2, take2 = (exact.f32(c) for c in (b1, 1.0 - b1, b2, 1.0 - b2))
         for p, g, m, v in zip(self.params, grads, self.exp_avg, self.exp_avg_sq):
-            m.mul_(b1).add_(g * (1.0 - b1))
-            v.mul_(b2).add_((g * g).mul_(1.0 - b2))
-            denom = v.sqrt().div_(root_correction).add_(self.eps)
+            m.mul_(keep1).add_(g * take1)
+            v.mul_(keep2).add_((g * g).mul_(take2))
+            denom = exact.sqrt(v).mul_(inverse_root).add_(self.eps)
             p.sub_((m / denom).mul_(step_size))
 
 
@@ -286,7 +306,7 @@ def train_population(
         for w, b in zip(hidden[0::2], hidden[1::2]):
             acts.append(exact.matmul(acts[-1], w, matmul_bits).add_(b[:, None, :]).clamp_(min=0))
         out = exact.fixed_sum(acts[-1] * w_out[:, None, :], 2).add_(b_out[:, None])
-        g = out.sub_(y).mul_(2.0 / config.batch_size)  # d(sum of per-model MSE)/d(out)
+        g = out.sub_(y).mul_(exact.f32(2.0 / config.batch_size))  # d(sum of per-model MSE)/d(out)
         grads = [exact.fixed_sum(g[:, :, None] * acts[-1], 1), exact.fixed_sum(g, 1)]
         g_act = g[:, :, None] * w_out[:, None, :]
         for i in range(len(hidden) // 2 - 1, -1, -1):

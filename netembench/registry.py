@@ -48,14 +48,7 @@ def load_zoo(
     if is_hub_ref(str(ref)):
         repo_id, _, revision = str(ref).partition("@")
         return download_zoo(repo_id, revision or None, cache_dir(cache), splits, quiet=quiet)
-    try:
-        spec = resolve_spec(str(ref))
-    except SpecError:
-        if "/" in str(ref) or str(ref).startswith("."):
-            raise ZooError(
-                f"no zoo folder at {ref}; give a zoo folder, a hub repository (org/name) or a zoo name such as 'poly-seed'"
-            ) from None
-        raise
+    spec = _spec_named(str(ref))
     target = cached_path(spec, cache)
     if target.is_dir():
         return open_cached(target)
@@ -65,8 +58,8 @@ def load_zoo(
             zoo = download_zoo(
                 spec.hub_repo, f"v{spec.version}", cache_dir(cache), target=target, quiet=quiet
             )
-        except HubError as err:
-            failure = f" ({err})"
+        except HubError as err:  # its advice is to build locally, which is what follows
+            failure = f" ({err.problem})"
         else:
             if spec.reference_fingerprint and zoo.fingerprint != spec.reference_fingerprint:
                 shutil.rmtree(target)
@@ -85,6 +78,31 @@ def load_zoo(
     if not quiet:
         print(f"zoo {spec.ref} is not cached{failure}: building it locally from its spec into {target}")
     return build_zoo(spec, target, device=device, quiet=quiet)
+
+
+def zoo_name(ref: str | Path) -> str | None:
+    """The name@version a zoo reference stands for, known without loading, downloading or building
+    it (a zoo folder's manifest, a zoo name, a spec file); None for a hub repository, whose zoo is
+    named once downloaded."""
+    path = Path(ref).expanduser()
+    if path.is_dir():
+        zoo = read_manifest(path).get("zoo", {})
+        return f"{zoo.get('name')}@{zoo.get('version')}"
+    if is_hub_ref(str(ref)):
+        return None
+    return _spec_named(str(ref)).ref
+
+
+def _spec_named(ref: str) -> ZooSpec:
+    """The spec of a zoo name or spec file; a path-like reference that is neither says so."""
+    try:
+        return resolve_spec(ref)
+    except SpecError:
+        if "/" in ref or ref.startswith("."):
+            raise ZooError(
+                f"no zoo folder at {ref}; give a zoo folder, a hub repository (org/name) or a zoo name such as 'poly-seed'"
+            ) from None
+        raise
 
 
 def cached_zoos(cache: str | Path | None = None) -> list[tuple[str, Path, str]]:

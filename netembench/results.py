@@ -134,6 +134,14 @@ def result_name(zoo_ref: str, split: str = "public") -> str:
     return f"{zoo_ref}.private.json" if split == "private" else f"{zoo_ref}.json"
 
 
+def check_result_path(path: Path, overwrite: bool) -> None:
+    """Refuse a result path that exists (unless `overwrite`) or is not a file."""
+    if path.exists() and not overwrite:
+        raise ResultError(f"result file {path} already exists; pass --overwrite to replace it")
+    if path.exists() and not path.is_file():
+        raise ResultError(f"result path {path} is not a file")
+
+
 def write_result(result: dict[str, Any], path: str | Path, overwrite: bool = False) -> Path:
     """Write atomically (temporary file, then rename); refuse an existing file unless `overwrite`."""
     path = Path(path)

@@ -227,6 +227,9 @@ class ModelGroup:
     def __len__(self) -> int:
         return len(self.table["model_id"])
 
+    def __repr__(self) -> str:  # not the metadata arrays
+        return f"ModelGroup({self.split}, {self.arch.name}, {len(self)} models)"
+
 
 class Zoo:
     """A verified zoo on disk: metadata, tasks, spec, fingerprint, and lazy weight access."""

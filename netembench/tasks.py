@@ -149,9 +149,15 @@ class TaskSet:
         return np.flatnonzero(self.unseen)
 
 
+def uniform(rng: np.random.Generator, low: float, high: float, size: int) -> np.ndarray:
+    """`rng.uniform(low, high, size)` as separate IEEE operations on `rng.random`, the same draws:
+    numpy's compiled `low + (high - low) * u` may be contracted to a fused multiply-add."""
+    return low + (high - low) * rng.random(size)
+
+
 def _root_polynomial(rng: np.random.Generator, degrees: tuple[int, ...], root_range: float) -> np.ndarray:
     degree = int(rng.choice(degrees))
-    roots = rng.uniform(-root_range, root_range, size=degree)
+    roots = uniform(rng, -root_range, root_range, degree)
     sign = rng.choice([-1.0, 1.0])
     return normalise(sign * from_roots(roots))
 

@@ -31,6 +31,7 @@ from netembench.tasks import (
     _sq_distances,
     _task_set,
     sample_fine,
+    uniform,
 )
 from netembench.tasks import rms_distances as _rms_distances
 
@@ -127,7 +128,7 @@ LEGENDRE = _legendre_monomials()
 
 def orthonormal_polynomial(rng: np.random.Generator) -> np.ndarray:
     """A normalised task with uniform coefficients in the orthonormal basis (the families' draw)."""
-    z = rng.uniform(-1.0, 1.0, size=len(LEGENDRE))
+    z = uniform(rng, -1.0, 1.0, len(LEGENDRE))
     coef = np.zeros(N_COEF)
     for k in range(len(LEGENDRE)):  # z @ LEGENDRE without BLAS
         coef = coef + z[k] * LEGENDRE[k]
@@ -146,7 +147,7 @@ def plane_share(coef: np.ndarray) -> np.ndarray:
 def naive_polynomial(rng: np.random.Generator) -> np.ndarray:
     """Independent uniform monomial coefficients: the sampler the families do *not* use (tasks
     alike; kept to show why, in the plot and the test)."""
-    return normalise(rng.uniform(-1.0, 1.0, size=N_COEF))
+    return normalise(uniform(rng, -1.0, 1.0, N_COEF))
 
 
 def chebyshev(coef: np.ndarray) -> np.ndarray:

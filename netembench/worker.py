@@ -34,6 +34,7 @@ from netembench.embedders import (
 )
 from netembench.population import Arch, Population
 from netembench.probes import ProbeBatch
+from netembench.threads import THREADS
 
 MAX_MESSAGE = 1 << 31  # bytes: a generous bound on one batch or one embedding
 LOAD_TIMEOUT = 120.0  # seconds at least for a fresh worker to import torch and the submission
@@ -75,6 +76,7 @@ def _as_json(info: SubmissionInfo) -> dict:
 
 def _serve(conn: Connection, ref: str, device: str) -> None:
     """The worker's loop: load the submission, then answer calls until told to close."""
+    THREADS.start()
     try:
         submission = load_submission(ref)
         to = getattr(submission.embedder, "to", None)

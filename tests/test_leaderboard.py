@@ -19,6 +19,19 @@ from netembench.spec import canonical_specs, resolve_spec
 from netembench.verified import make_record, scores
 
 ROOT = Path(__file__).resolve().parent.parent
+SEED = resolve_spec("poly-seed")  # the current version of poly-seed
+REFERENCE = SEED.reference_fingerprint or "a" * 64  # its reference build (a stand-in until one is recorded)
+
+
+@pytest.fixture(autouse=True)
+def reference_recorded(monkeypatch):
+    """The leaderboard sees REFERENCE as the current poly-seed's reference build."""
+    specs = canonical_specs()
+    specs[SEED.ref] = specs[SEED.ref].replace(reference_fingerprint=REFERENCE)
+    monkeypatch.setattr("netembench.leaderboard.canonical_specs", lambda: specs)
+    return specs
+
+
 NAMES = ("grad_bins", "integ", "weight_stats")
 
 
@@ -33,11 +46,11 @@ def evaluations(tiny_zoo):
 
 
 def _as_track(result: dict, canonical: bool = True) -> dict:
-    """A tiny-zoo result relabelled as poly-seed@1.1.0 (canonical fingerprint, or not)."""
+    """A tiny-zoo result relabelled as the current poly-seed (canonical fingerprint, or not)."""
     r = json.loads(json.dumps(result))
-    r["zoo"].update(name="poly-seed", version="1.1.0")
+    r["zoo"].update(name="poly-seed", version=SEED.version)
     if canonical:
-        r["zoo"]["fingerprint"] = resolve_spec("poly-seed").reference_fingerprint
+        r["zoo"]["fingerprint"] = REFERENCE
     r["embedder"]["submission"] = f"baselines/{r['embedder']['name']}"
     r["content_hash"] = content_hash(r)
     return r
@@ -45,12 +58,12 @@ def _as_track(result: dict, canonical: bool = True) -> dict:
 
 @pytest.fixture()
 def board(tmp_path, evaluations):
-    """A repository with three submissions and their results on poly-seed@1.1.0."""
+    """A repository with three submissions and their results on the current poly-seed."""
     repo = tmp_path / "repo"
     for name in NAMES:
         shutil.copytree(ROOT / "baselines" / name, repo / "baselines" / name)
         write_result(
-            _as_track(evaluations[name]), repo / "leaderboard" / "results" / name / "poly-seed@1.1.0.json"
+            _as_track(evaluations[name]), repo / "leaderboard" / "results" / name / f"{SEED.ref}.json"
         )
     return repo / "leaderboard"
 
@@ -66,7 +79,7 @@ def test_render_then_check(board, capsys):
     code, out, _ = lb(capsys, board)
     assert code == 0
     md = (board / "README.md").read_text()
-    assert "## poly-seed@1.1.0" in md and md.count("](../baselines/") == 3
+    assert f"## {SEED.ref}" in md and md.count("](../baselines/") == 3
     assert "| grad\\_bins | gradients |" in md and "weights" in md  # Markdown-escaped name
     assert (
         "<script src" not in (board / "index.html").read_text()
@@ -74,7 +87,7 @@ def test_render_then_check(board, capsys):
     )
     code, out, _ = lb(capsys, board, "--check")
     assert code == 0 and out.startswith("OK")
-    result = board / "results/integ/poly-seed@1.1.0.json"
+    result = board / f"results/integ/{SEED.ref}.json"
     data = json.loads(result.read_text())
     data["timings"]["total_seconds"] += 100  # not hashed, but shown
     result.write_text(json.dumps(data))
@@ -85,7 +98,7 @@ def test_render_then_check(board, capsys):
 def test_non_canonical_builds_are_listed_apart(board, evaluations, capsys):
     write_result(
         _as_track(evaluations["grad_bins"], canonical=False),
-        board / "results/grad_bins/poly-seed@1.1.0.json",
+        board / f"results/grad_bins/{SEED.ref}.json",
         overwrite=True,
     )
     assert lb(capsys, board)[0] == 0
@@ -115,7 +128,7 @@ def _rewrite(path: Path, edit) -> None:
             lambda p: _rewrite(
                 p, lambda d: (d["zoo"].update(name="poly-nope"), d.update(content_hash=content_hash(d)))
             ),
-            "unknown zoo poly-nope@1.1.0",
+            f"unknown zoo poly-nope@{SEED.version}",
         ),
         (
             lambda p: _rewrite(
@@ -129,14 +142,14 @@ def _rewrite(path: Path, edit) -> None:
         ),
         (
             lambda p: shutil.copy(p, p.parent.parent / "grad_bins" / "copy.json"),
-            "duplicate entry for integ on poly-seed@1.1.0",
+            f"duplicate entry for integ on {SEED.ref}",
         ),
     ],
 )
 def test_check_names_every_bad_file_and_writes_nothing(board, capsys, damage, reason):
     assert lb(capsys, board)[0] == 0
     before = (board / "README.md").read_text()
-    damage(board / "results/integ/poly-seed@1.1.0.json")
+    damage(board / f"results/integ/{SEED.ref}.json")
     for args in ((), ("--check",)):
         code, out, err = lb(capsys, board, *args)
         assert code == 1
@@ -162,7 +175,8 @@ def signer(board, tmp_path):
     return key
 
 
-INTEG = "results/integ/poly-seed@1.1.0.json"
+INTEG = f"results/integ/{SEED.ref}.json"
+GRAD_BINS = f"results/grad_bins/{SEED.ref}.json"
 
 
 def test_a_signed_record_marks_its_entry_verified(board, signer, capsys):
@@ -201,8 +215,8 @@ def _tamper_record(board: Path) -> None:
         (lambda b, k: _sign(b, Ed25519PrivateKey.generate(), INTEG), "which is not in maintainers.pub"),
         (lambda b, k: (_sign(b, k, INTEG), _tamper_record(b)), "signature does not verify"),
         (
-            lambda b, k: _sign(b, k, "results/grad_bins/poly-seed@1.1.0.json", under=INTEG),
-            "a record of another file ('results/grad_bins/poly-seed@1.1.0.json')",
+            lambda b, k: _sign(b, k, GRAD_BINS, under=INTEG),
+            f"a record of another file ('{GRAD_BINS}')",
         ),
         (lambda b, k: (_sign(b, k, INTEG), _edit_result(b)), "stale: the result file changed"),
         (
@@ -225,25 +239,26 @@ def test_check_fails_on_a_record_that_does_not_verify_its_file(board, signer, ca
         assert reason in out
 
 
-def test_rerun_signs_only_on_the_reference_build(board, signer, tiny_zoo, tmp_path, capsys, monkeypatch):
+def test_rerun_signs_only_on_the_reference_build(
+    board, signer, tiny_zoo, tmp_path, capsys, monkeypatch, reference_recorded
+):
     cache = tmp_path / "cache"
     monkeypatch.setenv("NETEMBENCH_CACHE", str(cache))
-    shutil.copytree(tiny_zoo.path, cache / "zoos" / "poly-seed@1.1.0")  # evaluated on this build
+    shutil.copytree(tiny_zoo.path, cache / "zoos" / SEED.ref)  # evaluated on this build
     data = json.loads((board / INTEG).read_text())
     data["zoo"]["fingerprint"] = tiny_zoo.fingerprint
     write_result({**data, "content_hash": content_hash(data)}, board / INTEG, overwrite=True)
     key = str(tmp_path / "test.key")
     code, out, _ = lb(capsys, board, "rerun", "integ", "--sign-key", key, "--quiet")
-    assert code == 0 and "OK integ poly-seed@1.1.0: reproduced within tolerance; not signed:" in out
-    assert "is not the public reference build of poly-seed@1.1.0" in out
+    assert code == 0 and f"OK integ {SEED.ref}: reproduced within tolerance; not signed:" in out
+    assert f"is not the public reference build of {SEED.ref}" in out
     assert not (board / "verified.json").exists()
 
-    specs = canonical_specs()  # from here on, the tiny build stands in for the reference build
-    specs["poly-seed@1.1.0"] = specs["poly-seed@1.1.0"].replace(reference_fingerprint=tiny_zoo.fingerprint)
-    monkeypatch.setattr("netembench.leaderboard.canonical_specs", lambda: specs)
+    # from here on, the tiny build stands in for the reference build
+    reference_recorded[SEED.ref] = SEED.replace(reference_fingerprint=tiny_zoo.fingerprint)
     monkeypatch.setenv("NETEMBENCH_SIGNING_KEY", key)
     code, out, _ = lb(capsys, board, "rerun", "integ", "--quiet")
-    assert code == 0 and "VERIFIED integ poly-seed@1.1.0: reproduced within tolerance" in out
+    assert code == 0 and f"VERIFIED integ {SEED.ref}: reproduced within tolerance" in out
     assert "README.md" in out  # the rerun rendered the pages it changed
     assert "| [integ](../baselines/integ) | ✓ |" in (board / "README.md").read_text()
     assert lb(capsys, board, "--check")[0] == 0
@@ -252,7 +267,7 @@ def test_rerun_signs_only_on_the_reference_build(board, signer, tiny_zoo, tmp_pa
     code, out, _ = lb(capsys, board, "--check")
     assert code == 1 and f"the record of {INTEG}: stale" in out
     code, out, err = lb(capsys, board, "rerun", "integ", "--quiet")
-    assert code == 1 and "MOVED integ poly-seed@1.1.0 knn_accuracy" in out and "moved beyond tolerance" in err
+    assert code == 1 and f"MOVED integ {SEED.ref} knn_accuracy" in out and "moved beyond tolerance" in err
 
 
 def test_shipped_results_pass_the_cross_metric_rule_and_a_hand_edit_fails(board, capsys):
@@ -352,7 +367,7 @@ def test_page_in_a_headless_browser(board, capsys, tmp_path, evaluations):
     assert found, run.stderr[-2000:]
     report = json.loads(found.group(1).replace("&quot;", '"').replace("&amp;", "&"))
     assert report["errors"] == []
-    assert [t["zoo"] for t in report["tables"]] == ["suite", "poly-seed@1.1.0"]
+    assert [t["zoo"] for t in report["tables"]] == ["suite", SEED.ref]
     for table in report["tables"]:
         assert table["rows"] == len(NAMES)  # a row per entry
         assert table["first"] == sorted(NAMES, reverse=True)  # first click: descending

@@ -17,13 +17,15 @@ from netembench.embedders import load_submission
 from netembench.harness import evaluate
 from netembench.private import MIN_SALT_BYTES, salt_from_bytes
 from netembench.results import build_result, content_hash, default_path, validate_result
-from netembench.spec import canonical_specs
+from netembench.spec import canonical_specs, resolve_spec
 from netembench.store import Zoo
 from netembench.tasks import FineFamily, SeparatedFamily
 from netembench.tasks2d import Fine2DFamily, Separated2DFamily
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_SALT = bytes(range(7, 7 + MIN_SALT_BYTES))  # a test salt, never a real one
+SEED = resolve_spec("poly-seed")  # the current version of poly-seed
+REFERENCE = SEED.reference_fingerprint or "a" * 64  # its reference build (a stand-in until one is recorded)
 
 
 def run(capsys, *argv):
@@ -129,11 +131,15 @@ def test_results_on_a_private_build_say_so(private_zoo, capsys):
 
 
 def _board(tmp_path: Path) -> Path:
+    """A leaderboard with integ's shipped poly-seed result, relabelled as the current version (public),
+    and a private-split copy of it on a private build with fingerprint f...f."""
     repo = tmp_path / "repo"
     shutil.copytree(ROOT / "baselines" / "integ", repo / "baselines" / "integ")
     public = json.loads((ROOT / "leaderboard/results/integ/poly-seed@1.1.0.json").read_text())
+    public["zoo"].update(version=SEED.version, fingerprint=REFERENCE)
+    public["content_hash"] = content_hash(public)
     (repo / "leaderboard/results/integ").mkdir(parents=True)
-    (repo / "leaderboard/results/integ/poly-seed@1.1.0.json").write_text(json.dumps(public))
+    (repo / f"leaderboard/results/integ/{SEED.ref}.json").write_text(json.dumps(public))
     private = json.loads(json.dumps(public))
     private["split"], private["zoo"]["fingerprint"] = "private", "f" * 64
     for name in ("main_score", "probe_accuracy"):
@@ -141,18 +147,19 @@ def _board(tmp_path: Path) -> Path:
             mean=0.75, per_draw=[0.75] * len(private["metrics"][name]["per_draw"])
         )
     private["content_hash"] = content_hash(private)
-    (repo / "leaderboard/results/integ/poly-seed@1.1.0.private.json").write_text(json.dumps(private))
+    (repo / f"leaderboard/results/integ/{SEED.ref}.private.json").write_text(json.dumps(private))
     return repo / "leaderboard"
 
 
 def test_the_private_score_is_the_headline(tmp_path, capsys, monkeypatch):
     board = _board(tmp_path)
+    specs = canonical_specs()
+    specs[SEED.ref] = SEED.replace(reference_fingerprint=REFERENCE)
+    monkeypatch.setattr("netembench.leaderboard.canonical_specs", lambda: specs)
     assert run(capsys, "leaderboard", "--root", str(board))[0] == 0
     md = (board / "README.md").read_text()
     assert "### non-canonical zoo" in md and "(private)" not in md  # no private build recorded in the spec
-    specs = canonical_specs()
-    specs["poly-seed@1.1.0"] = specs["poly-seed@1.1.0"].replace(private_fingerprint="f" * 64)
-    monkeypatch.setattr("netembench.leaderboard.canonical_specs", lambda: specs)
+    specs[SEED.ref] = SEED.replace(reference_fingerprint=REFERENCE, private_fingerprint="f" * 64)
     assert run(capsys, "leaderboard", "--root", str(board))[0] == 0
     md = (board / "README.md").read_text()
     assert "| integ | gradients | — | 0.750 (private) | — |" in md

@@ -151,3 +151,12 @@ def test_load_zoo_by_name_uses_the_cache(tmp_path):
         load_zoo("poly-seed")
     with pytest.raises(ZooError, match="no zoo folder at ./nowhere"):
         load_zoo("./nowhere")
+
+
+def test_groups_and_populations_print_short_and_populations_are_callable(tiny_zoo):
+    group = tiny_zoo.groups("test")[1]
+    assert repr(group) == "ModelGroup(test, 1-6-1, 3 models)"
+    pop = tiny_zoo.population(group)
+    assert repr(pop) == "Population(1-6-1, 3 models, cpu)"
+    x = torch.linspace(-1, 1, 9).expand(len(pop), -1)
+    assert torch.equal(pop(x), pop.forward(x))

@@ -4,9 +4,9 @@
 (`checkpoints/<zoo>@<version>.safetensors`);
 a zoo without one is skipped (Unsupported) with the command that trains it.
 
-Zoo 1.1.0 holds the same tasks, seeds and splits as 1.0.0 (only the training arithmetic became
-machine-independent), so the 1.0.0 checkpoints serve it; they were re-validated on 1.1.0 (model
-card: scores on both versions side by side).
+Zoos 1.1.0 and 1.2.0 hold the same tasks, seeds and splits as 1.0.0 (only the training arithmetic
+changed: machine-independent in 1.1.0, correctly rounded in 1.2.0), so the 1.0.0 checkpoints serve
+them; their scores on each version are in the model card.
 """
 
 from __future__ import annotations
@@ -35,7 +35,8 @@ def load_checkpoint(path: Path) -> ClozeTransformer:
 
 
 # Zoo versions served by a checkpoint trained on another version of the same zoo.
-SERVED_BY = {f"{track}@1.1.0": f"{track}@1.0.0" for track in ("poly-seed", "poly-fine", "poly-many", "poly-xarch")}
+TRACKS = ("poly-seed", "poly-fine", "poly-many", "poly-xarch", "poly2d-seed", "poly2d-fine")
+SERVED_BY = {f"{track}@{version}": f"{track}@1.0.0" for track in TRACKS for version in ("1.1.0", "1.2.0")}
 
 
 class ClozeTransformerEmbedder:

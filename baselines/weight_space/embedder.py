@@ -1,7 +1,8 @@
 """weight_space: the permutation-equivariant weight encoder as a netembench submission (reads weights).
 
-`prepare(zoo)` loads `checkpoints/<zoo>@<version>.safetensors`; a zoo without one, or one whose
-models have another depth than the encoder reads (poly-xarch's test split), is skipped
+`prepare(zoo)` loads `checkpoints/<zoo>@<version>.safetensors` (or the version that serves it,
+`SERVED_BY`); a zoo without one, or one whose models have another depth than the encoder reads
+(poly-xarch's test split), is skipped
 (Unsupported) with the reason. The supervised variant (`baselines/weight_space_supervised`) is the
 same code with its own checkpoints.
 """
@@ -30,6 +31,14 @@ def load_checkpoint(path: Path) -> WeightEncoder:
     return model.eval()
 
 
+# Zoo 1.2.0 holds the same tasks, seeds and splits as the versions these checkpoints were trained
+# on (only the trainer's rounding changed), so they serve it.
+SERVED_BY = {
+    **{f"{track}@1.2.0": f"{track}@1.1.0" for track in ("poly-seed", "poly-fine", "poly-many")},
+    **{f"{track}@1.2.0": f"{track}@1.0.0" for track in ("poly2d-seed", "poly2d-fine")},
+}
+
+
 class WeightSpaceEmbedder:
     reads = frozenset({"weights"})
     protocols = frozenset({1, 2})
@@ -40,7 +49,7 @@ class WeightSpaceEmbedder:
         self.device = "cpu"
 
     def prepare(self, zoo) -> None:
-        path = self.checkpoints / f"{zoo.ref}.safetensors"
+        path = self.checkpoints / f"{SERVED_BY.get(zoo.ref, zoo.ref)}.safetensors"
         if zoo.name == "poly-xarch":
             raise Unsupported(f"{self.name} reads networks of the depth it was trained on; poly-xarch tests "
                               "depths 1 and 3 as well (see the model card)")
