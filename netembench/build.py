@@ -10,6 +10,7 @@ import torch
 from netembench import __version__, rng, rounding
 from netembench.card import render_card
 from netembench.population import Arch, Population, fit_rel_mse, train_population
+from netembench.private import PrivateSalt, is_private_split
 from netembench.progress import Progress
 from netembench.shards import Shard, current_shard
 from netembench.spec import ZooSpec
@@ -32,11 +33,27 @@ def spec_salt(spec: ZooSpec) -> int:
     return rng.key_from_text(f"netembench-zoo-seed:{spec.seed}")
 
 
+def model_keys(spec: ZooSpec, models: dict[str, np.ndarray], salt: PrivateSalt | None = None) -> torch.Tensor:
+    """Every model's key, in table order; with a private `salt`, the keys of every split but train
+    and validation are folded with its secret words (`netembench.private`)."""
+    keys = rng.model_keys(spec_salt(spec), torch.as_tensor(models["model_id"]))
+    if salt is not None:
+        private = torch.as_tensor([is_private_split(s) for s in models["split"]], dtype=torch.bool)
+        keys[private] = rng.secret_keys(keys[private], salt.words)
+    return keys
+
+
 def build_zoo(
-    spec: ZooSpec, out: str | Path, device: str = "cpu", overwrite: bool = False, quiet: bool = False
+    spec: ZooSpec,
+    out: str | Path,
+    device: str = "cpu",
+    overwrite: bool = False,
+    quiet: bool = False,
+    salt: PrivateSalt | None = None,
 ) -> Zoo:
     """Train and write the zoo `spec` describes into `out`; nothing appears at `out` unless it
-    completes. Under torchrun the models are shared out across ranks and rank 0 writes (`shards`)."""
+    completes. Under torchrun the models are shared out across ranks and rank 0 writes (`shards`).
+    With a `salt`, a private build: the test and unseen splits come from it (`netembench.private`)."""
     out = Path(out)
     device = torch.device(device)
     if device.type == "cuda" and not torch.cuda.is_available():
@@ -44,15 +61,18 @@ def build_zoo(
     check_output(out, overwrite)
     shard, device = current_shard(device)
     _check_arithmetic(spec, device)
-    tasks = spec.sample_tasks()
+    tasks = spec.sample_tasks(salt.words if salt else ())
     models = spec.models(tasks)
-    populations, models["train_rel_mse"] = _train(spec, tasks, models, device, shard, quiet)
+    keys = model_keys(spec, models, salt)
+    populations, models["train_rel_mse"] = _train(spec, tasks, models, keys, device, shard, quiet)
     _check_fits(spec, populations, models)
     if shard.leader:
         with atomic_folder(out, overwrite) as tmp:
             models["shard"], models["row"] = _write_shards(tmp, spec, models, populations)
             _write_tables(tmp, spec, tasks, models)
             info = _build_info(spec, tasks, models, device)
+            if salt is not None:
+                info["split"] = "private"  # the salt itself is recorded nowhere
             # Distribution fields are not part of a zoo: recording its fingerprint must not change it.
             (tmp / "spec.toml").write_text(spec.content_spec().to_toml())
             (tmp / "README.md").write_text(render_card(spec, tasks, models, info))
@@ -73,10 +93,15 @@ def _check_arithmetic(spec: ZooSpec, device: torch.device) -> None:
 
 
 def _train(
-    spec: ZooSpec, tasks, models: dict[str, np.ndarray], device: torch.device, shard: Shard, quiet: bool
+    spec: ZooSpec,
+    tasks,
+    models: dict[str, np.ndarray],
+    keys: torch.Tensor,
+    device: torch.device,
+    shard: Shard,
+    quiet: bool,
 ) -> tuple[dict[str, Population], np.ndarray]:
     """Every architecture's trained population (on the CPU) and every model's fit, in table order."""
-    keys = rng.model_keys(spec_salt(spec), torch.as_tensor(models["model_id"]))
     fits = np.zeros(len(models["model_id"]))
     populations: dict[str, Population] = {}
     bar = Progress(

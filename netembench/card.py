@@ -82,6 +82,13 @@ configs:
         domain = "2-D polynomials of total degree ≤ 3, normalised to zero mean over\n[-1, 1]² and unit range"
         order = "monomials x1^a x2^b by total degree, then falling a"
         cube, grid = "[-1, 1]²", "129 × 129 grid"
+    private = (
+        "\n**A private build**: its seen tasks and its `train` and `validation` models are those of the public\n"
+        "build, but every other split's models and the unseen tasks come from a secret salt the\n"
+        "maintainers hold (`--private-salt`). It cannot be rebuilt from `spec.toml` alone: never publish it.\n"
+        if info.get("split") == "private"
+        else ""
+    )
     return f"""{front}
 # netembench zoo `{spec.ref}`
 
@@ -142,7 +149,7 @@ Generated deterministically from `spec.toml` (seed {spec.seed}) by netembench {g
 count. The zoo's identity is its **content fingerprint** (`content_fingerprint` in `manifest.json`):
 a hash of the spec, every table value and every tensor, independent of file-writer metadata. The
 manifest's per-file sha256 checksums guard the integrity of a copy.
-
+{private}
 ## License and citation
 
 MIT.

@@ -9,6 +9,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from netembench.leaderboard_cli import add_leaderboard_parser
 from netembench.results import ResultError
 from netembench.spec import CANONICAL_TRACKS, SpecError
 from netembench.threads import THREADS
@@ -24,9 +25,16 @@ def _zoo_build(args: argparse.Namespace) -> None:
     from netembench.spec import resolve_spec
 
     spec = resolve_spec(args.spec)
+    salt = None
+    if args.private_salt:
+        from netembench.private import read_salt
+
+        if not args.out:
+            raise CommandError("--private-salt needs --out: a private build never goes in the zoo cache")
+        salt = read_salt(args.private_salt)
     out = Path(args.out) if args.out else cached_path(spec, args.cache_dir)
     start = time.perf_counter()
-    zoo = build_zoo(spec, out, device=args.device, overwrite=args.overwrite, quiet=args.quiet)
+    zoo = build_zoo(spec, out, device=args.device, overwrite=args.overwrite, quiet=args.quiet, salt=salt)
     if os.environ.get("RANK", "0") != "0":  # under torchrun, rank 0 reports
         return
     print(f"built {spec.ref} in {time.perf_counter() - start:.1f} s: {zoo.path}")
@@ -179,35 +187,6 @@ def _eval(args: argparse.Namespace) -> None:
         print(summary_table(results))
 
 
-def _leaderboard(args: argparse.Namespace) -> None:
-    from netembench.leaderboard import rerun
-    from netembench.render import build
-
-    if args.lb_command == "rerun":
-        moved = rerun(args.root, args.name, args.zoo, device=args.device, quiet=args.quiet)
-        for line in moved:
-            print(f"MOVED {line}")
-        if moved:
-            raise CommandError(f"{len(moved)} score(s) of {args.name} moved beyond tolerance")
-        print(f"OK: every score of {args.name} reproduced within tolerance")
-        return
-    problems, stale = build(args.root, check=args.check)
-    for p in problems:
-        print(f"INVALID {p}")
-    if problems:
-        raise CommandError(
-            f"{len(problems)} invalid result file(s) under {args.root}/results; nothing was rendered"
-        )
-    if args.check:
-        for path in stale:
-            print(f"STALE {path}")
-        if stale:
-            raise CommandError("the rendered leaderboard is stale: run 'netembench leaderboard'")
-        print(f"OK: every result file is valid and {args.root}/README.md and index.html are up to date")
-    else:
-        print(f"wrote {args.root}/README.md and {args.root}/index.html")
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="netembench", description=__doc__)
     parser.add_argument("--debug", action="store_true", help="show tracebacks instead of one-line errors")
@@ -235,6 +214,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="train on this device (default cpu)",
     )
     p.add_argument("--overwrite", action="store_true", help="replace an existing zoo at the output folder")
+    p.add_argument(
+        "--private-salt",
+        metavar="FILE",
+        help="a private build: test and unseen models from the secret in FILE (>= 32 random bytes; needs --out)",
+    )
     add("info", _zoo_info, "summarise a zoo: splits, tasks, fit quality").add_argument(
         "zoo", help="zoo folder or name"
     )
@@ -321,25 +305,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(handler=_eval)
 
-    p = sub.add_parser(
-        "leaderboard",
-        help="validate result files and render the leaderboard",
-        description="validate leaderboard/results/ and render leaderboard/README.md and index.html",
-    )
-    p.add_argument("--root", default="leaderboard", help="the leaderboard folder (default: leaderboard)")
-    p.add_argument(
-        "--check",
-        action="store_true",
-        help="validate and fail if the rendered files are stale; write nothing",
-    )
-    p.add_argument("--quiet", action="store_true")
-    p.set_defaults(handler=_leaderboard, lb_command=None)
-    lb = p.add_subparsers(dest="lb_command")
-    r = lb.add_parser("rerun", help="re-evaluate a listed submission and report scores that moved")
-    r.add_argument("name", help="embedder name")
-    r.add_argument("--zoo", nargs="+", help="only these zoos")
-    r.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
-    r.add_argument("--quiet", action="store_true", help="no progress output")
+    add_leaderboard_parser(sub)
     return parser
 
 

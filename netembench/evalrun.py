@@ -39,15 +39,16 @@ def run_eval(
     quiet: bool = False,
 ) -> list[dict]:
     """Evaluate each submission on each zoo (zoos missing from the cache are downloaded or built),
-    write the result files (`out`, or RESULTS_DIR/<embedder>/<zoo>@<version>.json) and print the
-    scores; returns the results. A zoo a submission does not support is skipped, saying why."""
+    write the result files (`out`, or RESULTS_DIR/<embedder>/<zoo>@<version>.json, `.private.json`
+    on a private build) and print the scores; returns the results. A zoo a submission does not
+    support is skipped, saying why."""
     runners: list[WorkerRunner] = []
     try:
         for ref in submissions:  # the workers start up while the zoos are checked and loaded
             runners.append(WorkerRunner(ref, device, timeout))
 
-        def paths(zoo_ref: str) -> list[Path]:
-            return [out or default_path(results_dir, r.info.name, zoo_ref) for r in runners]
+        def paths(zoo_ref: str, split: str = "public") -> list[Path]:
+            return [out or default_path(results_dir, r.info.name, zoo_ref, split) for r in runners]
 
         for ref in zoos:
             named = zoo_name(ref)
@@ -56,7 +57,7 @@ def run_eval(
         loaded = [
             load_zoo(ref, cache=cache_dir, build_if_missing=True, device=device, quiet=quiet) for ref in zoos
         ]
-        jobs = [(r, zoo, p) for zoo in loaded for r, p in zip(runners, paths(zoo.spec.ref))]
+        jobs = [(r, zoo, p) for zoo in loaded for r, p in zip(runners, paths(zoo.spec.ref, zoo.split))]
         for _, _, path in jobs:
             check_result_path(path, overwrite)
         for zoo in loaded:

@@ -223,6 +223,10 @@ def push_zoo(
         raise HubError(f"{repo_id!r} is not a hub repository name of the form org/name")
     if zoo.partial:
         raise HubError(f"{zoo.path} holds only the splits {zoo.splits}; push a complete zoo")
+    if zoo.split == "private":
+        raise HubError(
+            f"refusing to push {zoo.path}: it is a private build (a secret test split); never publish it"
+        )
     problems = verify_zoo(zoo.path)
     if problems:
         raise ZooIntegrityError(

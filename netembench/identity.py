@@ -73,12 +73,23 @@ def content_fingerprint(folder: str | Path, spec_toml: str, splits: list[str]) -
     return digest.hexdigest()
 
 
-def reference_note(ref: str, fingerprint: str) -> str | None:
+def reference_note(ref: str, fingerprint: str, split: str = "public") -> str | None:
     """What follows for zoo `ref` with this fingerprint, in one line; None for the reference build
-    of a current canonical version (and for zoos of specs that are not shipped)."""
+    of a current canonical version (and for zoos of specs that are not shipped). A private build
+    (`split == "private"`) is compared with the private build its spec records instead."""
     from netembench.spec import canonical_specs
 
     spec = canonical_specs().get(ref)
+    if split == "private":
+        if spec is not None and fingerprint == spec.private_fingerprint:
+            return None
+        note = f"note: {ref} is a private build (test and unseen models from a secret salt); never publish it"
+        if spec is None:
+            return note
+        return (
+            f"{note}. It is not the private build its spec records ({spec.private_fingerprint[:12] or 'none'}), "
+            "so its results are listed as non-canonical"
+        )
     if spec is None:
         return (
             None

@@ -1,32 +1,34 @@
 """The leaderboard's entries: every result file under `leaderboard/results/`, validated (schema,
-content hash, internal consistency, zoo, harness version, name, submission code), and reruns that
-reproduce them on a maintainer's machine (`verified.json`). `render` turns entries into pages.
+content hash, internal consistency, cross-metric sanity, zoo, harness version, name, submission
+code), and the signed records of maintainers' reruns that verify them (`verified`). `render` turns
+entries into pages; `rerun` re-evaluates entries and signs records.
 
 A result is listed when its schema, content hash, zoo, harness version and submission code check
-out; one whose zoo fingerprint is not the reference build of that zoo version is listed apart as
-"non-canonical zoo", and one on a superseded zoo version (its spec says `superseded_by`) or from a
-superseded harness version is listed apart as superseded. Nothing is written when any file is invalid.
+out; one whose zoo fingerprint is not the reference build of that zoo version (for a private-split
+result: the private build its spec records) is listed apart as "non-canonical zoo", and one on a
+superseded zoo version (its spec says `superseded_by`) or from a superseded harness version is
+listed apart as superseded. Nothing is written when any file or record is invalid.
 """
 
 from __future__ import annotations
 
-import json
 import math
-import platform
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from netembench.embedders import NAME_RULE, NAME_RULE_TEXT
-
 from netembench.harness import HARNESS_VERSION
+from netembench.results import flat_metrics, read_result, result_name, ResultError, validate_result
+from netembench.spec import ZooSpec, canonical_specs
+from netembench.verified import check_records
 
 # Earlier harness versions whose result files stay valid, listed apart as superseded.
 SUPERSEDED_HARNESSES = ("1.0.0", "1.1.0")
-VERIFIED = "verified.json"
-from netembench.results import ResultError, flat_metrics, read_result, validate_result
-from netembench.spec import canonical_specs
+# Accuracies, V-measures and their intervals lie in [0, 1]; a sum of floats may overshoot by ulps.
+BOUND_TOLERANCE = 1e-9
+# The cross-metric rule's margin (`cross_metric_problems`).
+PROBE_MARGIN = 0.2
 
 
 @dataclass(frozen=True)
@@ -37,7 +39,8 @@ class Entry:
     data: dict[str, Any]
     canonical: bool  # on the reference build of a current zoo version
     superseded: bool = False  # on a zoo version or harness version that a newer one replaces
-    verified: bool = False  # `leaderboard rerun` reproduced exactly this result file (verified.json)
+    verified: bool = False  # a valid signed record of a rerun matches it (verified.json)
+    reference: str = ""  # fingerprint of the official build of its zoo and split ("": none recorded)
 
     @property
     def name(self) -> str:
@@ -51,82 +54,90 @@ class Entry:
     def track(self) -> str:
         return self.data["zoo"]["name"]
 
+    @property
+    def split(self) -> str:
+        """The split evaluated: "private" (a maintainers' private build, a secret test split) or "public"."""
+        return self.data.get("split", "public")
+
     def metric(self, name: str) -> float | None:
         value = self.data["metrics"].get(name)
         return None if value is None or "mean" not in value else float(value["mean"])
 
 
 def collect(root: str | Path) -> tuple[list[Entry], list[str]]:
-    """(valid entries, problems): every `*.json` under `root/results`, checked; `root` is the
-    leaderboard folder, whose parent is the repository root the submissions are relative to."""
+    """(valid entries, problems): every `*.json` under `root/results` and every record of
+    `root/verified.json`, checked; `root` is the leaderboard folder, whose parent is the repository
+    root the submissions are relative to."""
     root = Path(root)
-    repo = root.resolve().parent
     specs = canonical_specs()
-    verified = read_verified(root)
-    entries: list[Entry] = []
+    found: dict[str, dict[str, Any]] = {}
     problems: list[str] = []
-    seen: dict[tuple[str, str], Path] = {}
+    seen: dict[tuple[str, str, str], Path] = {}
     for path in sorted((root / "results").rglob("*.json")):
         rel = path.relative_to(root)
-
-        def bad(reason: str) -> None:
-            problems.append(f"{rel}: {reason}")
-
         try:
             data = read_result(path)
         except ResultError as err:
-            bad(str(err).split(": ", 1)[1])
+            problems.append(f"{rel}: {str(err).split(': ', 1)[1]}")
             continue
-        found = validate_result(data)
-        if found:
-            for reason in found:
-                bad(reason)
-            continue
-        found = consistency_problems(data)
-        if found:
-            for reason in found:
-                bad(reason)
-            continue
-        zoo, emb = data["zoo"], data["embedder"]
-        ref = f"{zoo['name']}@{zoo['version']}"
-        if not isinstance(emb.get("name"), str) or not NAME_RULE.match(emb["name"]):
-            bad(f"embedder name {emb.get('name')!r} breaks the name rule: {NAME_RULE_TEXT}")
-            continue
-        if ref not in specs:
-            bad(f"unknown zoo {ref}; known: {', '.join(sorted(specs))}")
-            continue
-        if data["harness_version"] not in (HARNESS_VERSION, *SUPERSEDED_HARNESSES):
-            bad(
-                f"harness version {data['harness_version']} is unknown (current: {HARNESS_VERSION}); re-evaluate the submission"
+        reasons = file_problems(root, path, data, specs, seen)
+        problems += [f"{rel}: {reason}" for reason in reasons]
+        if not reasons:
+            spec = specs[f"{data['zoo']['name']}@{data['zoo']['version']}"]
+            # the official build: the reference build, or the private build for a private-split result
+            reference = (
+                spec.private_fingerprint if data.get("split") == "private" else spec.reference_fingerprint
             )
-            continue
-        if emb.get("isolated") is not True and data["harness_version"] == HARNESS_VERSION:
-            bad("evaluated in-process, not sealed in a worker: evaluate it with 'netembench eval'")
-            continue
-        key = (emb["name"], ref)
-        if key in seen:
-            bad(f"duplicate entry for {emb['name']} on {ref} (also {seen[key]})")
-            continue
-        seen[key] = rel
-        if path.relative_to(root / "results").as_posix() != f"{emb['name']}/{ref}.json":
-            bad(f"a result of {emb['name']} on {ref} must live at results/{emb['name']}/{ref}.json")
-            continue
-        if not (repo / emb["submission"]).exists():
-            bad(f"the submission code {emb['submission']} is missing (commit it beside the result)")
-            continue
+            found[rel.as_posix()] = {
+                "data": data,
+                "fingerprint": reference,
+                "reference": bool(reference) and data["zoo"]["fingerprint"] == reference,
+            }
+    verified, record_problems = check_records(root, found)
+    entries = []
+    for rel, item in found.items():
+        data = item["data"]
+        ref = f"{data['zoo']['name']}@{data['zoo']['version']}"
         superseded = bool(specs[ref].superseded_by) or data["harness_version"] in SUPERSEDED_HARNESSES
-        canonical = not superseded and zoo["fingerprint"] == specs[ref].reference_fingerprint
-        record = verified.get(f"{emb['name']}/{ref}", {})
-        entries.append(
-            Entry(
-                path,
-                data,
-                canonical=canonical,
-                superseded=superseded,
-                verified=record.get("content_hash") == data["content_hash"],
-            )
-        )
-    return entries, problems
+        canonical = not superseded and item["reference"]
+        entries.append(Entry(root / rel, data, canonical, superseded, rel in verified, item["fingerprint"]))
+    return entries, problems + record_problems
+
+
+def file_problems(
+    root: Path,
+    path: Path,
+    data: dict[str, Any],
+    specs: dict[str, ZooSpec],
+    seen: dict[tuple[str, str, str], Path],
+) -> list[str]:
+    """Why one result file cannot be listed (empty when it can); `seen` collects listed entries,
+    to refuse duplicates."""
+    found = validate_result(data) or consistency_problems(data) or cross_metric_problems(data)
+    if found:
+        return found
+    zoo, emb = data["zoo"], data["embedder"]
+    ref, split = f"{zoo['name']}@{zoo['version']}", data.get("split", "public")
+    if not isinstance(emb.get("name"), str) or not NAME_RULE.match(emb["name"]):
+        return [f"embedder name {emb.get('name')!r} breaks the name rule: {NAME_RULE_TEXT}"]
+    if ref not in specs:
+        return [f"unknown zoo {ref}; known: {', '.join(sorted(specs))}"]
+    if data["harness_version"] not in (HARNESS_VERSION, *SUPERSEDED_HARNESSES):
+        return [
+            f"harness version {data['harness_version']} is unknown (current: {HARNESS_VERSION}); re-evaluate the submission"
+        ]
+    if emb.get("isolated") is not True and data["harness_version"] == HARNESS_VERSION:
+        return ["evaluated in-process, not sealed in a worker: evaluate it with 'netembench eval'"]
+    key = (emb["name"], ref, split)
+    if key in seen:
+        return [f"duplicate entry for {emb['name']} on {ref} ({split} split; also {seen[key]})"]
+    seen[key] = path.relative_to(root)
+    expected = f"{emb['name']}/{result_name(ref, split)}"
+    if path.relative_to(root / "results").as_posix() != expected:
+        return [f"a result of {emb['name']} on {ref} ({split} split) must live at results/{expected}"]
+    if not (root.resolve().parent / emb["submission"]).exists():
+        return [f"the submission code {emb['submission']} is missing (commit it beside the result)"]
+    return []
 
 
 def consistency_problems(data: dict[str, Any]) -> list[str]:
@@ -147,7 +158,7 @@ def consistency_problems(data: dict[str, Any]) -> list[str]:
                 f"metric {name!r}: mean {m['mean']} is not the mean of per_draw ({sum(draws) / len(draws)})"
             )
         bounded = not any(k in name for k in ("nmse", "r2", "ami", "left_out", "ratio"))
-        if bounded and not all(0.0 <= v <= 1.0 for v in (*draws, *m.get("ci95", []))):
+        if bounded and not all(_within_bounds(v) for v in (*draws, *m.get("ci95", []))):
             problems.append(f"metric {name!r}: accuracies and their intervals lie within [0, 1]")
         if "ci95" in m and not (len(m["ci95"]) == 2 and m["ci95"][0] <= m["ci95"][1]):
             problems.append(f"metric {name!r}: ci95 must be [low, high]")
@@ -162,94 +173,48 @@ def consistency_problems(data: dict[str, Any]) -> list[str]:
     return problems
 
 
-def read_verified(root: Path) -> dict[str, dict]:
-    """`verified.json`: the result files (by content hash) that `leaderboard rerun` reproduced."""
-    path = Path(root) / VERIFIED
-    if not path.is_file():
-        return {}
-    try:
-        data = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise ResultError(f"{path}: malformed JSON ({err}); restore it from git") from None
-    return data if isinstance(data, dict) else {}
+def _within_bounds(value: float) -> bool:
+    """In [0, 1], up to the rounding of a sum of floats (a V-measure of 1.0000000000000002)."""
+    return -BOUND_TOLERANCE <= value <= 1.0 + BOUND_TOLERANCE
+
+
+def cross_metric_problems(data: dict[str, Any]) -> list[str]:
+    """A probe accuracy far above what the same embedding shows by its neighbours and clusters.
+
+    Rule: `probe_accuracy <= max(knn_accuracy, cluster_v_measure) + PROBE_MARGIN` (0.2; means over
+    draws, checked where all three are present). A linear probe may beat k-NN by a lot (random
+    features are linearly separable, not clustered), but then the clusters show some of it.
+    Every genuine shipped result passes with room: the largest excess is 0.124 (out_probe on
+    poly2d-fine@1.0.0: probe 0.934, k-NN 0.665, V-measure 0.811), the next 0.110. The hand edit of
+    issue 19 (integ on poly-fine@1.1.0: probe 0.574 -> 0.950, k-NN left at 0.567, V-measure 0.688)
+    is 0.262 over, so it fails.
+    """
+    m = data["metrics"]
+    if not all(k in m for k in ("probe_accuracy", "knn_accuracy", "cluster_v_measure")):
+        return []
+    probe, knn, v = (float(m[k]["mean"]) for k in ("probe_accuracy", "knn_accuracy", "cluster_v_measure"))
+    if probe <= max(knn, v) + PROBE_MARGIN:
+        return []
+    return [
+        f"probe_accuracy {probe:.3f} is more than {PROBE_MARGIN} above both knn_accuracy {knn:.3f} and "
+        f"cluster_v_measure {v:.3f} on the same embedding (edited by hand?)"
+    ]
+
+
+def headline(entries: list[Entry]) -> list[Entry]:
+    """The canonical entries that head the tables: per embedder and track the private-split
+    result where there is one, else the public one."""
+    private = {(e.name, e.track) for e in entries if e.canonical and e.split == "private"}
+    return [e for e in entries if e.canonical and (e.split == "private" or (e.name, e.track) not in private)]
 
 
 def suite_scores(entries: list[Entry]) -> dict[str, float]:
-    """Mean of the main scores over the four 1-D tracks (`SUITE_TRACKS`), for embedders with all four."""
+    """Mean of the headline main scores over the four 1-D tracks (`SUITE_TRACKS`), for embedders
+    with all four."""
     from netembench.tracks import SUITE_TRACKS
 
     by_name: dict[str, dict[str, float]] = {}
-    for e in entries:
-        if e.canonical and e.track in SUITE_TRACKS:
+    for e in headline(entries):
+        if e.track in SUITE_TRACKS:
             by_name.setdefault(e.name, {})[e.track] = e.metric("main_score")
     return {n: sum(s.values()) / len(s) for n, s in by_name.items() if set(SUITE_TRACKS) <= set(s)}
-
-
-# Scores may move by this much on another machine (float summation order, BLAS) before a rerun
-# reports them; cloze errors are compared relatively.
-TOLERANCE = 0.01
-RELATIVE_TOLERANCE = 0.05
-
-
-def rerun(
-    root: str | Path, name: str, zoos: list[str] | None = None, device: str = "cpu", quiet: bool = False
-) -> list[str]:
-    """Re-evaluate a listed submission; return a line per score that moved beyond its tolerance."""
-    from netembench.harness import evaluate
-    from netembench.registry import load_zoo
-
-    root = Path(root)
-    entries, problems = collect(root)
-    # A superseded version is rerun only when named exactly (its reference build predates 1.1.0's
-    # machine-independent arithmetic, so it rebuilds only where it was made).
-    chosen = [
-        e
-        for e in entries
-        if e.name == name and (e.zoo in (zoos or []) or (not e.superseded and (not zoos or e.track in zoos)))
-    ]
-    if not chosen:
-        raise ResultError(
-            f"no valid leaderboard entry for {name!r}" + (f" on {', '.join(zoos)}" if zoos else "")
-        )
-    moved = []
-    for entry in chosen:
-        already = len(moved)
-        zoo = load_zoo(entry.zoo, build_if_missing=True, device=device, quiet=quiet)
-        if zoo.fingerprint != entry.data["zoo"]["fingerprint"]:
-            moved.append(
-                f"{entry.zoo}: this zoo build ({zoo.fingerprint[:12]}) is not the one evaluated ({entry.data['zoo']['fingerprint'][:12]})"
-            )
-        evaluation = evaluate(
-            str(root.resolve().parent / entry.data["embedder"]["submission"]), zoo, device=device, quiet=quiet
-        )
-        if evaluation["submission"].source_hash != entry.data["embedder"]["source_hash"]:
-            moved.append(
-                f"{entry.zoo}: the submission code changed since it was evaluated (source hash differs)"
-            )
-        fresh = evaluation["metrics"]
-        for metric, old in _flatten(entry.data["metrics"]).items():
-            new = _flatten(fresh).get(metric)
-            tol = RELATIVE_TOLERANCE * abs(old) if "nmse" in metric else TOLERANCE
-            if new is None or abs(new - old) > tol:
-                moved.append(
-                    f"{entry.zoo} {metric}: {old:.4f} -> {'missing' if new is None else f'{new:.4f}'} (tolerance {tol:.4f})"
-                )
-        if len(moved) == already:
-            _record_verified(root, entry)
-    return moved
-
-
-def _record_verified(root: Path, entry: Entry) -> None:
-    """Note that this machine reproduced `entry` (by content hash): it is now listed as verified."""
-    records = read_verified(root)
-    records[f"{entry.name}/{entry.zoo}"] = {
-        "content_hash": entry.data["content_hash"],
-        "date": datetime.now(timezone.utc).date().isoformat(),
-        "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
-        "python": platform.python_version(),
-    }
-    (root / VERIFIED).write_text(json.dumps(dict(sorted(records.items())), indent=1) + "\n")
-
-
-def _flatten(metrics: dict[str, Any]) -> dict[str, float]:
-    return {name: value["mean"] for name, value in flat_metrics(metrics).items()}

@@ -12,7 +12,7 @@ from pathlib import Path
 from netembench import figures
 from netembench.harness import HARNESS_VERSION
 from netembench.tracks import TRACKS
-from netembench.leaderboard import Entry, collect, suite_scores
+from netembench.leaderboard import Entry, collect, headline, suite_scores
 from netembench.probes import PROTOCOL_V1
 from netembench.spec import CANONICAL_TRACKS
 
@@ -73,16 +73,17 @@ def _reads(entry: Entry) -> str:
 
 
 def _groups(entries: list[Entry]) -> list[tuple[str, list[Entry]]]:
-    """Sections of a track: canonical self-supervised, canonical supervised, non-canonical zoo."""
+    """Sections of a track: the headline entries (a private-split score where there is one)
+    self-supervised, then supervised; public-split scores of entries headed by a private one;
+    non-canonical zoo; superseded."""
     key = lambda e: (-e.metric("main_score"), e.name)  # noqa: E731
+    top = headline(entries)
     sections = [
+        ("self-supervised and non-learned", [e for e in top if not e.data["embedder"]["supervised"]]),
+        ("supervised (trained with task labels)", [e for e in top if e.data["embedder"]["supervised"]]),
         (
-            "self-supervised and non-learned",
-            [e for e in entries if e.canonical and not e.data["embedder"]["supervised"]],
-        ),
-        (
-            "supervised (trained with task labels)",
-            [e for e in entries if e.canonical and e.data["embedder"]["supervised"]],
+            "public split of entries headed by their private-split score above",
+            [e for e in entries if e.canonical and e not in top],
         ),
         (
             "non-canonical zoo (another build of this zoo version)",
@@ -110,10 +111,16 @@ def _tracks(entries: list[Entry]) -> list[tuple[str, list[Entry]]]:
 
 
 def _suite_rows(entries: list[Entry]) -> list[tuple[str, float | None, dict[str, Entry]]]:
-    """(embedder, suite score or None, its canonical entries by track), best suite score first."""
+    """(embedder, suite score or None, its headline entries by track), best suite score first."""
     suite = suite_scores(entries)
-    names = sorted({e.name for e in entries if e.canonical}, key=lambda n: (-suite.get(n, -1), n))
-    return [(n, suite.get(n), {e.track: e for e in entries if e.name == n and e.canonical}) for n in names]
+    top = headline(entries)
+    names = sorted({e.name for e in top}, key=lambda n: (-suite.get(n, -1), n))
+    return [(n, suite.get(n), {e.track: e for e in top if e.name == n}) for n in names]
+
+
+def _main_cell(entry: Entry) -> str:
+    """A suite table cell: the main score, marked when it comes from the private split."""
+    return f"{entry.metric('main_score'):.3f}" + (" (private)" if entry.split == "private" else "")
 
 
 def _fmt(value: dict | None) -> str:
@@ -144,7 +151,7 @@ def render_markdown(entries: list[Entry]) -> str:
     ]
     for n, suite, mine in _suite_rows(entries):
         reads = _reads(next(iter(mine.values())))
-        cells = [f"{mine[t].metric('main_score'):.3f}" if t in mine else "—" for t in CANONICAL_TRACKS]
+        cells = [_main_cell(mine[t]) if t in mine else "—" for t in CANONICAL_TRACKS]
         lines.append(
             f"| {_md(n)} | {reads} | {'—' if suite is None else f'{suite:.3f}'} | " + " | ".join(cells) + " |"
         )
@@ -156,17 +163,18 @@ def render_markdown(entries: list[Entry]) -> str:
                 "",
                 f"### {title}",
                 "",
-                "| # | embedder | verified | reads | main score | 95% CI | "
+                "| # | embedder | verified | split | reads | main score | 95% CI | "
                 + " | ".join(_header_name(c) for c in cols)
                 + " | params | eval s |",
-                "|---|---|---|---|---|---|" + "---|" * len(cols) + "---|---|",
+                "|---|---|---|---|---|---|---|" + "---|" * len(cols) + "---|---|",
             ]
             for rank, e in enumerate(section, 1):
                 main = e.data["metrics"]["main_score"]
                 ci = main.get("ci95", [main["mean"], main["mean"]])
                 cells = [_fmt(_value(e, c)) for c in cols]
                 lines.append(
-                    f"| {rank} | [{_md(e.name)}](../{e.data['embedder']['submission']}) | {'✓' if e.verified else ''} | {_reads(e)} | {_fmt(main)} | "
+                    f"| {rank} | [{_md(e.name)}](../{e.data['embedder']['submission']}) | {'✓' if e.verified else ''} | "
+                    f"{e.split} | {_reads(e)} | {_fmt(main)} | "
                     f"[{ci[0]:.3f}, {ci[1]:.3f}] | "
                     + " | ".join(cells)
                     + f" | {e.data['embedder']['n_params']:,} | "
@@ -190,8 +198,11 @@ def render_markdown(entries: list[Entry]) -> str:
                 )
     lines += [
         "",
-        "Verified (✓): `netembench leaderboard rerun` reproduced the result on a maintainer's machine "
-        "(`verified.json`); see SUBMITTING.md for what that proves.",
+        "Verified (✓): a maintainer's `netembench leaderboard rerun` on the reference build reproduced the "
+        "result and signed a record of it (`verified.json`, Ed25519, public key in `maintainers.pub`), which "
+        "`netembench leaderboard --check` verifies. Split *private*: a maintainers' run on a private build, whose "
+        "test models no one else can rebuild; it is the headline score where there is one. See SUBMITTING.md "
+        "for what each proves.",
         "",
         "## Metrics",
         "",
@@ -229,11 +240,22 @@ def _md(text: str) -> str:
     return re.sub(r"([\\`*_{}\[\]()<>#+!|])", r"\\\1", text)
 
 
+def _plotted(group: list[Entry]) -> list[Entry]:
+    """A track's current entries for its figures and budget table, one per embedder: its headline
+    entry (a private-split score hides the public one), else its non-canonical one."""
+    top = headline(group)
+    chosen: dict[str, Entry] = {}
+    for e in group:
+        if e in top or (not e.superseded and not e.canonical and all(t.name != e.name for t in top)):
+            chosen.setdefault(e.name, e)
+    return [e for e in group if chosen.get(e.name) is e]
+
+
 def _budget_rows(group: list[Entry]) -> list[tuple[Entry, dict[int, float]]]:
     return [
         (e, {int(n): v["mean"] for n, v in e.data["metrics"].get("budget_curve", {}).items()})
-        for e in group
-        if not e.superseded and e.data["metrics"].get("budget_curve")
+        for e in _plotted(group)
+        if e.data["metrics"].get("budget_curve")
     ]
 
 
@@ -256,7 +278,7 @@ def _cell(text: str, value: object) -> str:
 
 
 def _figures(zoo: str, group: list[Entry]) -> list[str]:
-    """A track's budget curves, then each current entry's embedding map and cloze examples."""
+    """A track's budget curves, then each plotted entry's embedding map and cloze examples."""
     track = zoo.split("@")[0]
     main = TRACKS[track].main.replace("_", " ") if track in TRACKS else "main score"
     budget = _budget_rows(group)
@@ -267,7 +289,7 @@ def _figures(zoo: str, group: list[Entry]) -> list[str]:
             + figures.budget_curves(zoo, {e.name: c for e, c in budget}, main)
             + f"<figcaption>Main score ({html.escape(main)}) against probe points N.</figcaption></figure>"
         )
-    for e in sorted((e for e in group if not e.superseded and e.data.get("figures")), key=lambda e: e.name):
+    for e in sorted((e for e in _plotted(group) if e.data.get("figures")), key=lambda e: e.name):
         figs = e.data["figures"]
         body = figures.embedding_map(e.name, figs.get("embedding_map", {"pc1": [], "pc2": [], "task_id": []}))
         body += figures.cloze_examples(e.name, figs.get("cloze_examples", []))
@@ -310,8 +332,7 @@ def render_html(entries: list[Entry]) -> str:
         ]
         cells += [
             _cell(
-                f"{mine[t].metric('main_score'):.3f}" if t in mine else "—",
-                mine[t].metric("main_score") if t in mine else "",
+                _main_cell(mine[t]) if t in mine else "—", mine[t].metric("main_score") if t in mine else ""
             )
             for t in CANONICAL_TRACKS
         ]
@@ -328,6 +349,7 @@ def render_html(entries: list[Entry]) -> str:
                 "#",
                 "embedder",
                 "verified",
+                "split",
                 "reads",
                 "main score",
                 *map(_header_name, cols),
@@ -345,6 +367,7 @@ def render_html(entries: list[Entry]) -> str:
                     _cell(str(rank), rank),
                     link,
                     _cell("✓" if e.verified else "", int(e.verified)),
+                    _cell(e.split, e.split),
                     _cell(_reads(e), _reads(e)),
                     _cell(_fmt(e.data["metrics"]["main_score"]), e.metric("main_score")),
                 ]

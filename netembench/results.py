@@ -2,7 +2,8 @@
 
 `content_hash` covers the identifying fields and every score (not timings, date or environment),
 so a hand-edited number is caught; two evaluations of the same submission on the same zoo give
-the same hash.
+the same hash. `split` says whether the zoo was a public build or a private one (a secret test
+split, `netembench.private`); files written before harness 1.3 lack it and are public.
 """
 
 from __future__ import annotations
@@ -38,7 +39,8 @@ REQUIRED = (
     "date",
     "content_hash",
 )
-OPTIONAL = ("figures",)  # plot data for the results site (not hashed: it changes no score)
+OPTIONAL = ("figures", "split")  # figures: plot data for the results site (not hashed: it changes no score)
+SPLITS = ("public", "private")
 METRIC_FIELDS = ("mean", "std", "per_draw")
 GROUPED = (
     "arch_probe_accuracy",
@@ -62,7 +64,12 @@ class ResultError(ValueError):
 
 
 def content_hash(result: dict[str, Any]) -> str:
-    canonical = json.dumps({k: result.get(k) for k in HASHED}, sort_keys=True, separators=(",", ":"))
+    """sha256 of the identifying fields and scores (and `split` where a file has it: files from
+    before it keep their hash)."""
+    fields = {k: result.get(k) for k in HASHED}
+    if "split" in result:
+        fields["split"] = result["split"]
+    canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -73,6 +80,7 @@ def build_result(zoo: Zoo, evaluation: dict[str, Any], device: str) -> dict[str,
         "schema_version": SCHEMA_VERSION,
         "benchmark": {"name": "netembench", "version": __version__},
         "harness_version": HARNESS_VERSION,
+        "split": zoo.split,
         "zoo": {
             "name": zoo.name,
             "version": zoo.version,
@@ -111,13 +119,19 @@ def build_result(zoo: Zoo, evaluation: dict[str, Any], device: str) -> dict[str,
     return result
 
 
-def default_path(results_dir: str | Path, embedder: str, zoo_ref: str) -> Path:
-    """RESULTS_DIR/<embedder>/<zoo>@<version>.json, for a name that passed the name rule."""
+def default_path(results_dir: str | Path, embedder: str, zoo_ref: str, split: str = "public") -> Path:
+    """RESULTS_DIR/<embedder>/<zoo>@<version>.json (a private split: `.private.json`), for a name
+    that passed the name rule."""
     if not NAME_RULE.match(embedder):
         raise ResultError(
             f"embedder name {embedder!r} cannot name a result file: it must be {NAME_RULE_TEXT}"
         )
-    return Path(results_dir) / embedder / f"{zoo_ref}.json"
+    return Path(results_dir) / embedder / result_name(zoo_ref, split)
+
+
+def result_name(zoo_ref: str, split: str = "public") -> str:
+    """The file name of a result on `zoo_ref`: `<zoo>@<version>.json`, or `.private.json`."""
+    return f"{zoo_ref}.private.json" if split == "private" else f"{zoo_ref}.json"
 
 
 def check_result_path(path: Path, overwrite: bool) -> None:
@@ -186,6 +200,8 @@ def validate_result(result: dict[str, Any]) -> list[str]:
     ):
         if not isinstance(result["embedder"].get(k), kind):
             problems.append(f"embedder.{k} must be a {kind.__name__}")
+    if result.get("split", "public") not in SPLITS:
+        problems.append(f"split must be one of {', '.join(SPLITS)}, got {result['split']!r}")
     if problems:
         return problems
     for name, m in flat_metrics(result["metrics"]).items():

@@ -36,6 +36,14 @@ def model_keys(salt: int, model_ids: Tensor) -> Tensor:
     return _mix(_mix(ids) ^ (salt & _MASK32))
 
 
+def secret_keys(keys: Tensor, words: tuple[int, ...]) -> Tensor:
+    """`keys` folded with secret 32-bit words (a private split, `netembench.private`): one
+    bijective mix per word, so distinct keys stay distinct and every word changes the result."""
+    for word in words:
+        keys = _mix(keys.to(torch.int64) ^ (word & _MASK32))
+    return keys
+
+
 def uniform(keys: Tensor, stream: int, counters: Tensor, dtype: torch.dtype = torch.float32) -> Tensor:
     """U[0, 1) values for every (key, counter) pair; `keys` broadcasts against `counters`.
 

@@ -72,6 +72,9 @@ class ZooSpec:
     # (a zoo's own spec.toml leaves them out), so recording them never changes a zoo.
     hub_repo: str = ""  # Hugging Face dataset repository holding reference builds, tagged v<version>
     reference_fingerprint: str = ""  # content fingerprint of the reference build of this version
+    # content fingerprint of the maintainers' private build (`netembench.private`); it reveals
+    # nothing of the salt, and marks which private-split results are official
+    private_fingerprint: str = ""
     superseded_by: str = ""  # a newer version that replaces this one (results stay valid, listed apart)
     # The build's acceptance bar: the largest relative MSE any model may have (a build that misses
     # it fails and writes nothing). A check on a build, not content, like the fields above.
@@ -89,8 +92,9 @@ class ZooSpec:
     def split_names(self) -> list[str]:
         return list(dict.fromkeys(s.name for s in self.splits))
 
-    def sample_tasks(self) -> TaskSet:
-        return self.tasks.sample(self.seed)
+    def sample_tasks(self, private: tuple[int, ...] = ()) -> TaskSet:
+        """The zoo's tasks; `private` words (`netembench.private`) redraw the unseen ones."""
+        return self.tasks.sample(self.seed, private)
 
     def models(self, tasks: TaskSet) -> dict[str, np.ndarray]:
         """The model table in canonical order (splits as listed, then task, then seed)."""
@@ -112,7 +116,13 @@ class ZooSpec:
 
     def to_toml(self) -> str:
         lines = [f"name = {_toml(self.name)}", f"version = {_toml(self.version)}", f"seed = {self.seed}"]
-        for key in ("description", "hub_repo", "reference_fingerprint", "superseded_by"):
+        for key in (
+            "description",
+            "hub_repo",
+            "reference_fingerprint",
+            "private_fingerprint",
+            "superseded_by",
+        ):
             if getattr(self, key):
                 lines.append(f"{key} = {_toml(getattr(self, key))}")
         if self.fit_bar != FIT_BAR:
@@ -133,7 +143,9 @@ class ZooSpec:
 
     def content_spec(self) -> ZooSpec:
         """The spec without its distribution fields: what a zoo's own spec.toml holds."""
-        return self.replace(hub_repo="", reference_fingerprint="", superseded_by="", fit_bar=FIT_BAR)
+        return self.replace(
+            hub_repo="", reference_fingerprint="", private_fingerprint="", superseded_by="", fit_bar=FIT_BAR
+        )
 
 
 def _toml(value: Any) -> str:

@@ -288,13 +288,19 @@ class Zoo:
         return [s for s in self.spec.split_names if self.available is None or s in self.available]
 
     @property
+    def split(self) -> str:
+        """Which test split the zoo holds: "private" (from a secret salt, `netembench.private`) or "public"."""
+        return "private" if self.manifest.get("split") == "private" else "public"
+
+    @property
     def is_canonical(self) -> bool:
-        """Is this the reference build of a shipped spec (same fingerprint)?"""
-        return reference_note(self.spec.ref, self.fingerprint) is None
+        """Is this the reference build of a shipped spec (same fingerprint; a private build: the
+        private build the spec records)?"""
+        return reference_note(self.spec.ref, self.fingerprint, self.split) is None
 
     def canonical_note(self) -> str | None:
         """One line when this zoo is not the reference build of a current canonical zoo version."""
-        return reference_note(self.spec.ref, self.fingerprint)
+        return reference_note(self.spec.ref, self.fingerprint, self.split)
 
     @property
     def partial(self) -> bool:

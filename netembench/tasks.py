@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import partial
 from typing import ClassVar
 
 import numpy as np
@@ -200,14 +201,18 @@ class SeparatedFamily:
     root_range: float = 1.2
     max_attempts: int = 10_000
 
-    def sample(self, seed: int) -> TaskSet:
+    def sample(self, seed: int, private: tuple[int, ...] = ()) -> TaskSet:
+        """The tasks of `seed`; with `private` words (`netembench.private`) the unseen tasks come
+        from a stream seeded by them, the seen tasks stay those of the public build."""
         rng = np.random.default_rng([seed, 0x7A5C])
+        held = np.random.default_rng([seed, 0x7A5C, *private]) if private else rng
         total = self.n_tasks + self.n_unseen
         accepted = _Accepted()
         for i in range(total):
+            source = rng if i < self.n_tasks else held
             accepted.add(
                 _draw_until(
-                    lambda: _root_polynomial(rng, self.degrees, self.root_range),
+                    partial(_root_polynomial, source, self.degrees, self.root_range),
                     accepted,
                     self.min_distance,
                     f"task {i} of {total}",
@@ -238,37 +243,48 @@ class FineFamily:
     root_range: float = 1.2
     max_attempts: int = 10_000
 
-    def sample(self, seed: int) -> TaskSet:
+    def sample(self, seed: int, private: tuple[int, ...] = ()) -> TaskSet:
+        """The tasks of `seed`; with `private` words the unseen ones differ (`sample_fine`)."""
         rng = np.random.default_rng([seed, 0xF1E])
-        draw = lambda: _root_polynomial(rng, self.degrees, self.root_range)  # noqa: E731
-        return sample_fine(self, draw, normalise)
+        draw = partial(_root_polynomial, rng, self.degrees, self.root_range)
+        held = np.random.default_rng([seed, 0xF1E, *private]) if private else None
+        held_draw = partial(_root_polynomial, held, self.degrees, self.root_range) if held else None
+        return sample_fine(self, draw, normalise, held_draw=held_draw)
 
 
-def sample_fine(family, draw, normalise, gram: np.ndarray = GRAM, dim: int = 1) -> TaskSet:
+def sample_fine(family, draw, normalise, gram: np.ndarray = GRAM, dim: int = 1, held_draw=None) -> TaskSet:
     """The fine families' sampler, for any input dimension: bases from `draw()` at least
     `family.base_min_distance` apart, then `normalise(base + eps * draw())` variants at least
     `family.floor` apart (RMS on the grid of `gram`): seen variants, unseen variants of seen
-    families, then variants of unseen families."""
+    families, then variants of unseen families.
+
+    With `held_draw` (a private build) the seen tasks are drawn exactly as without it, then the
+    unseen families' bases and every unseen variant come from `held_draw` instead."""
     n_bases = family.n_families + family.n_unseen_families
     bases = _Accepted(gram)
     for f in range(n_bases):
         bases.add(_draw_until(draw, bases, family.base_min_distance, f"family base {f}", family.max_attempts))
     tasks, families, unseen = _Accepted(gram), [], []
 
-    def add_variants(index: int, count: int, held_out: bool) -> None:
+    def add_variants(index: int, count: int, held_out: bool, source) -> None:
         for v in range(count):
-            variant = lambda: normalise(bases.coef[index] + family.eps * draw())  # noqa: E731
+            variant = lambda: normalise(bases.coef[index] + family.eps * source())  # noqa: E731
             what = f"variant {v} of family {index}"
             tasks.add(_draw_until(variant, tasks, family.floor, what, family.max_attempts))
             families.append(index)
             unseen.append(held_out)
 
     for f in range(family.n_families):
-        add_variants(f, family.n_variants, False)
+        add_variants(f, family.n_variants, False, draw)
+    if held_draw is not None:
+        bases.coef = bases.coef[: family.n_families]
+        for f in range(family.n_families, n_bases):
+            what = f"family base {f}"
+            bases.add(_draw_until(held_draw, bases, family.base_min_distance, what, family.max_attempts))
     for f in range(family.n_families):
-        add_variants(f, family.n_unseen_variants, True)
+        add_variants(f, family.n_unseen_variants, True, held_draw or draw)
     for f in range(family.n_families, n_bases):
-        add_variants(f, family.n_variants, True)
+        add_variants(f, family.n_variants, True, held_draw or draw)
     return _task_set(tasks.coef, np.array(families), np.array(unseen), gram, dim)
 
 

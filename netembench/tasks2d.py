@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import partial
 from typing import ClassVar
 
 import numpy as np
@@ -176,12 +177,15 @@ class Separated2DFamily:
     min_distance: float = 0.1
     max_attempts: int = 10_000
 
-    def sample(self, seed: int) -> TaskSet:
+    def sample(self, seed: int, private: tuple[int, ...] = ()) -> TaskSet:
+        """The tasks of `seed`; with `private` words the unseen tasks come from a stream seeded by
+        them (`netembench.private`), the seen tasks stay those of the public build."""
         rng = np.random.default_rng([seed, 0x2D5E])
+        held = np.random.default_rng([seed, 0x2D5E, *private]) if private else rng
         total = self.n_tasks + self.n_unseen
         accepted = _Accepted(GRAM)
         for i in range(total):
-            draw = lambda: orthonormal_polynomial(rng)  # noqa: E731
+            draw = partial(orthonormal_polynomial, rng if i < self.n_tasks else held)
             accepted.add(
                 _draw_until(draw, accepted, self.min_distance, f"task {i} of {total}", self.max_attempts)
             )
@@ -204,7 +208,13 @@ class Fine2DFamily:
     n_unseen_families: int = 0
     max_attempts: int = 10_000
 
-    def sample(self, seed: int) -> TaskSet:
+    def sample(self, seed: int, private: tuple[int, ...] = ()) -> TaskSet:
+        """The tasks of `seed`; with `private` words the unseen ones differ (`tasks.sample_fine`)."""
         rng = np.random.default_rng([seed, 0xF2D])
-        draw = lambda: orthonormal_polynomial(rng)  # noqa: E731
-        return sample_fine(self, draw, normalise, GRAM, DIM)
+        draw = partial(orthonormal_polynomial, rng)
+        held = (
+            partial(orthonormal_polynomial, np.random.default_rng([seed, 0xF2D, *private]))
+            if private
+            else None
+        )
+        return sample_fine(self, draw, normalise, GRAM, DIM, held)

@@ -8,13 +8,30 @@ from pathlib import Path
 
 import pytest
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 from netembench.cli import main
 from netembench.embedders import load_submission
-from netembench.harness import evaluate
+from netembench.harness import HARNESS_VERSION, evaluate
 from netembench.results import build_result, content_hash, write_result
-from netembench.spec import resolve_spec
+from netembench.signing import generate_key, public_line
+from netembench.spec import canonical_specs, resolve_spec
+from netembench.verified import make_record, scores
 
 ROOT = Path(__file__).resolve().parent.parent
+SEED = resolve_spec("poly-seed")  # the current version of poly-seed
+REFERENCE = SEED.reference_fingerprint or "a" * 64  # its reference build (a stand-in until one is recorded)
+
+
+@pytest.fixture(autouse=True)
+def reference_recorded(monkeypatch):
+    """The leaderboard sees REFERENCE as the current poly-seed's reference build."""
+    specs = canonical_specs()
+    specs[SEED.ref] = specs[SEED.ref].replace(reference_fingerprint=REFERENCE)
+    monkeypatch.setattr("netembench.leaderboard.canonical_specs", lambda: specs)
+    return specs
+
+
 NAMES = ("grad_bins", "integ", "weight_stats")
 
 
@@ -29,11 +46,11 @@ def evaluations(tiny_zoo):
 
 
 def _as_track(result: dict, canonical: bool = True) -> dict:
-    """A tiny-zoo result relabelled as poly-seed@1.1.0 (canonical fingerprint, or not)."""
+    """A tiny-zoo result relabelled as the current poly-seed (canonical fingerprint, or not)."""
     r = json.loads(json.dumps(result))
-    r["zoo"].update(name="poly-seed", version="1.1.0")
+    r["zoo"].update(name="poly-seed", version=SEED.version)
     if canonical:
-        r["zoo"]["fingerprint"] = resolve_spec("poly-seed").reference_fingerprint
+        r["zoo"]["fingerprint"] = REFERENCE
     r["embedder"]["submission"] = f"baselines/{r['embedder']['name']}"
     r["content_hash"] = content_hash(r)
     return r
@@ -41,12 +58,12 @@ def _as_track(result: dict, canonical: bool = True) -> dict:
 
 @pytest.fixture()
 def board(tmp_path, evaluations):
-    """A repository with three submissions and their results on poly-seed@1.1.0."""
+    """A repository with three submissions and their results on the current poly-seed."""
     repo = tmp_path / "repo"
     for name in NAMES:
         shutil.copytree(ROOT / "baselines" / name, repo / "baselines" / name)
         write_result(
-            _as_track(evaluations[name]), repo / "leaderboard" / "results" / name / "poly-seed@1.1.0.json"
+            _as_track(evaluations[name]), repo / "leaderboard" / "results" / name / f"{SEED.ref}.json"
         )
     return repo / "leaderboard"
 
@@ -62,7 +79,7 @@ def test_render_then_check(board, capsys):
     code, out, _ = lb(capsys, board)
     assert code == 0
     md = (board / "README.md").read_text()
-    assert "## poly-seed@1.1.0" in md and md.count("](../baselines/") == 3
+    assert f"## {SEED.ref}" in md and md.count("](../baselines/") == 3
     assert "| grad\\_bins | gradients |" in md and "weights" in md  # Markdown-escaped name
     assert (
         "<script src" not in (board / "index.html").read_text()
@@ -70,7 +87,7 @@ def test_render_then_check(board, capsys):
     )
     code, out, _ = lb(capsys, board, "--check")
     assert code == 0 and out.startswith("OK")
-    result = board / "results/integ/poly-seed@1.1.0.json"
+    result = board / f"results/integ/{SEED.ref}.json"
     data = json.loads(result.read_text())
     data["timings"]["total_seconds"] += 100  # not hashed, but shown
     result.write_text(json.dumps(data))
@@ -81,7 +98,7 @@ def test_render_then_check(board, capsys):
 def test_non_canonical_builds_are_listed_apart(board, evaluations, capsys):
     write_result(
         _as_track(evaluations["grad_bins"], canonical=False),
-        board / "results/grad_bins/poly-seed@1.1.0.json",
+        board / f"results/grad_bins/{SEED.ref}.json",
         overwrite=True,
     )
     assert lb(capsys, board)[0] == 0
@@ -111,7 +128,7 @@ def _rewrite(path: Path, edit) -> None:
             lambda p: _rewrite(
                 p, lambda d: (d["zoo"].update(name="poly-nope"), d.update(content_hash=content_hash(d)))
             ),
-            "unknown zoo poly-nope@1.1.0",
+            f"unknown zoo poly-nope@{SEED.version}",
         ),
         (
             lambda p: _rewrite(
@@ -125,14 +142,14 @@ def _rewrite(path: Path, edit) -> None:
         ),
         (
             lambda p: shutil.copy(p, p.parent.parent / "grad_bins" / "copy.json"),
-            "duplicate entry for integ on poly-seed@1.1.0",
+            f"duplicate entry for integ on {SEED.ref}",
         ),
     ],
 )
 def test_check_names_every_bad_file_and_writes_nothing(board, capsys, damage, reason):
     assert lb(capsys, board)[0] == 0
     before = (board / "README.md").read_text()
-    damage(board / "results/integ/poly-seed@1.1.0.json")
+    damage(board / f"results/integ/{SEED.ref}.json")
     for args in ((), ("--check",)):
         code, out, err = lb(capsys, board, *args)
         assert code == 1
@@ -141,35 +158,148 @@ def test_check_names_every_bad_file_and_writes_nothing(board, capsys, damage, re
     assert (board / "README.md").read_text() == before
 
 
-def test_rerun_reports_moved_scores(board, tiny_zoo, tmp_path, capsys, monkeypatch, evaluations):
-    cache = tmp_path / "cache"
-    monkeypatch.setenv("NETEMBENCH_CACHE", str(cache))
-    shutil.copytree(tiny_zoo.path, cache / "zoos" / "poly-seed@1.1.0")  # stands in for the canonical build
-    write_result(
-        _as_track(evaluations["integ"], canonical=False),
-        board / "results/integ/poly-seed@1.1.0.json",
-        overwrite=True,
-    )
-    code, out, _ = lb(capsys, board, "rerun", "integ", "--quiet")
-    assert code == 0 and "reproduced within tolerance" in out
-    assert json.loads((board / "verified.json").read_text())["integ/poly-seed@1.1.0"]["content_hash"]
-    assert (
-        lb(capsys, board)[0] == 0
-        and "| [integ](../baselines/integ) | ✓ |" in (board / "README.md").read_text()
-    )
+def _sign(board: Path, key, rel: str, data: dict | None = None, under: str | None = None) -> None:
+    """Add a record of result file `rel` (or of `data`) signed by `key`, under `under` (default `rel`)."""
+    data = data or json.loads((board / rel).read_text())
+    path = board / "verified.json"
+    records = json.loads(path.read_text()) if path.is_file() else {}
+    records[under or rel] = make_record(rel, data, scores(data["metrics"]), key, HARNESS_VERSION)
+    path.write_text(json.dumps(records))
 
-    def shift(d):  # a consistent edit (mean and draws), which only a rerun catches
+
+@pytest.fixture()
+def signer(board, tmp_path):
+    """A throwaway signing key made for the test (never the maintainers'), listed in maintainers.pub."""
+    key = generate_key(tmp_path / "test.key")
+    (board / "maintainers.pub").write_text("# test key\n" + public_line(key.public_key(), "test") + "\n")
+    return key
+
+
+INTEG = f"results/integ/{SEED.ref}.json"
+GRAD_BINS = f"results/grad_bins/{SEED.ref}.json"
+
+
+def test_a_signed_record_marks_its_entry_verified(board, signer, capsys):
+    _sign(board, signer, INTEG)
+    assert lb(capsys, board)[0] == 0
+    assert "| [integ](../baselines/integ) | ✓ | public |" in (board / "README.md").read_text()
+    code, out, _ = lb(capsys, board, "--check")
+    assert code == 0 and out.startswith("OK")
+
+
+def _edit_result(board: Path) -> None:
+    """A consistent edit (draws, mean, content hash): only a signature or a rerun catches it."""
+
+    def shift(d):
         knn = d["metrics"]["knn_accuracy"]
         knn.update(per_draw=[v - 0.2 for v in knn["per_draw"]], mean=knn["mean"] - 0.2)
         d.update(content_hash=content_hash(d))
 
-    _rewrite(board / "results/integ/poly-seed@1.1.0.json", shift)
-    assert (
-        lb(capsys, board)[0] == 0
-        and "| [integ](../baselines/integ) | ✓ |" not in (board / "README.md").read_text()
-    )
+    _rewrite(board / INTEG, shift)
+
+
+def _unseal(d: dict) -> None:  # harness 1.3 marks a run outside its sandbox so
+    d["embedder"]["sealed"] = False
+    d.update(content_hash=content_hash(d))
+
+
+def _tamper_record(board: Path) -> None:
+    records = json.loads((board / "verified.json").read_text())
+    records[INTEG]["record"]["scores"]["knn_accuracy"] -= 0.2
+    (board / "verified.json").write_text(json.dumps(records))
+
+
+@pytest.mark.parametrize(
+    ("forge", "reason"),
+    [
+        (lambda b, k: _sign(b, Ed25519PrivateKey.generate(), INTEG), "which is not in maintainers.pub"),
+        (lambda b, k: (_sign(b, k, INTEG), _tamper_record(b)), "signature does not verify"),
+        (
+            lambda b, k: _sign(b, k, GRAD_BINS, under=INTEG),
+            f"a record of another file ('{GRAD_BINS}')",
+        ),
+        (lambda b, k: (_sign(b, k, INTEG), _edit_result(b)), "stale: the result file changed"),
+        (
+            lambda b, k: (b / "verified.json").write_text(
+                json.dumps({INTEG: {"content_hash": json.loads((b / INTEG).read_text())["content_hash"]}})
+            ),
+            "unsigned",
+        ),
+        (lambda b, k: (_rewrite(b / INTEG, _unseal), _sign(b, k, INTEG)), "not evaluated in the sandbox"),
+    ],
+    ids=["forged-key", "edited-record", "another-file", "edited-result", "unsigned", "unsealed"],
+)
+def test_check_fails_on_a_record_that_does_not_verify_its_file(board, signer, capsys, forge, reason):
+    assert lb(capsys, board)[0] == 0
+    forge(board, signer)
+    for args in ((), ("--check",)):
+        code, out, err = lb(capsys, board, *args)
+        assert code == 1 and err.count("\n") == 1 and "Traceback" not in out + err
+        assert out.count("INVALID") == 1 and f"INVALID verified.json: the record of {INTEG}: " in out
+        assert reason in out
+
+
+def test_rerun_signs_only_on_the_reference_build(
+    board, signer, tiny_zoo, tmp_path, capsys, monkeypatch, reference_recorded
+):
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("NETEMBENCH_CACHE", str(cache))
+    shutil.copytree(tiny_zoo.path, cache / "zoos" / SEED.ref)  # evaluated on this build
+    data = json.loads((board / INTEG).read_text())
+    data["zoo"]["fingerprint"] = tiny_zoo.fingerprint
+    write_result({**data, "content_hash": content_hash(data)}, board / INTEG, overwrite=True)
+    key = str(tmp_path / "test.key")
+    code, out, _ = lb(capsys, board, "rerun", "integ", "--sign-key", key, "--quiet")
+    assert code == 0 and f"OK integ {SEED.ref}: reproduced within tolerance; not signed:" in out
+    assert f"is not the public reference build of {SEED.ref}" in out
+    assert not (board / "verified.json").exists()
+
+    # from here on, the tiny build stands in for the reference build
+    reference_recorded[SEED.ref] = SEED.replace(reference_fingerprint=tiny_zoo.fingerprint)
+    monkeypatch.setenv("NETEMBENCH_SIGNING_KEY", key)
+    code, out, _ = lb(capsys, board, "rerun", "integ", "--quiet")
+    assert code == 0 and f"VERIFIED integ {SEED.ref}: reproduced within tolerance" in out
+    assert "README.md" in out  # the rerun rendered the pages it changed
+    assert "| [integ](../baselines/integ) | ✓ |" in (board / "README.md").read_text()
+    assert lb(capsys, board, "--check")[0] == 0
+
+    _edit_result(board)
+    code, out, _ = lb(capsys, board, "--check")
+    assert code == 1 and f"the record of {INTEG}: stale" in out
     code, out, err = lb(capsys, board, "rerun", "integ", "--quiet")
-    assert code == 1 and "MOVED poly-seed@1.1.0 knn_accuracy" in out and "moved beyond tolerance" in err
+    assert code == 1 and f"MOVED integ {SEED.ref} knn_accuracy" in out and "moved beyond tolerance" in err
+
+
+def test_shipped_results_pass_the_cross_metric_rule_and_a_hand_edit_fails(board, capsys):
+    fine = board / "results/integ/poly-fine@1.1.0.json"
+    shutil.copy(ROOT / "leaderboard/results/integ/poly-fine@1.1.0.json", fine)
+    assert lb(capsys, board)[0] == 0
+
+    def cheat(d):  # issue 19's hand edit: probe accuracy 0.574 -> 0.950, k-NN left at 0.567
+        for name in ("probe_accuracy", "main_score"):
+            d["metrics"][name].update(mean=0.95, per_draw=[0.95] * len(d["metrics"][name]["per_draw"]))
+        d.update(content_hash=content_hash(d))
+
+    _rewrite(fine, cheat)
+    code, out, _ = lb(capsys, board, "--check")
+    assert code == 1 and "probe_accuracy 0.950 is more than 0.2 above both knn_accuracy 0.567" in out
+
+
+def _v_measure(value: float):
+    def edit(d):
+        v = d["metrics"]["cluster_v_measure"]
+        v.update(mean=value, per_draw=[value] * len(v["per_draw"]))
+        d.update(content_hash=content_hash(d))
+
+    return edit
+
+
+def test_bounds_allow_rounding(board, capsys):
+    _rewrite(board / INTEG, _v_measure(1.0000000000000002))  # a genuine V-measure can be this
+    assert lb(capsys, board)[0] == 0
+    _rewrite(board / INTEG, _v_measure(1.01))
+    code, out, _ = lb(capsys, board, "--check")
+    assert code == 1 and "metric 'cluster_v_measure': accuracies and their intervals lie within [0, 1]" in out
 
 
 INJECT_HEAD = """<script>window.__errors = [];
@@ -237,7 +367,7 @@ def test_page_in_a_headless_browser(board, capsys, tmp_path, evaluations):
     assert found, run.stderr[-2000:]
     report = json.loads(found.group(1).replace("&quot;", '"').replace("&amp;", "&"))
     assert report["errors"] == []
-    assert [t["zoo"] for t in report["tables"]] == ["suite", "poly-seed@1.1.0"]
+    assert [t["zoo"] for t in report["tables"]] == ["suite", SEED.ref]
     for table in report["tables"]:
         assert table["rows"] == len(NAMES)  # a row per entry
         assert table["first"] == sorted(NAMES, reverse=True)  # first click: descending
