@@ -99,6 +99,20 @@ EXTRA_LINES = {
     ),
     "unknown family": ('family = "separated"', 'family = "wiggly"', "[tasks].family must be one of"),
     "not toml": ("[training]", "[training", "not valid TOML"),
+    # harness 1.3: sizes and text fields are bounded before anything is built
+    "seed 2**128 + 1": ("seed = 7", f"seed = {2**128 + 1}", f"seed = {2**128 + 1} is out of range"),
+    "a billion tasks": ("n_tasks = 3", "n_tasks = 1000000000", "[tasks].n_tasks = 1,000,000,000 is too large"),
+    "1e20 seeds": (
+        "n_seeds = 2",
+        "n_seeds = 100000000000000000000",
+        "[[splits]] #1.n_seeds = 100,000,000,000,000,000,000 makes",
+    ),
+    "too much memory": ('arch = "1-6-1"', 'arch = "1-40000-40000-1"', "GiB to train (at most 64 GiB)"),
+    "description with a newline": (
+        'description = "a tiny zoo for tests"',
+        'description = "a tiny\\nzoo"',
+        "description holds the control character U+000A",
+    ),
 }
 
 
