@@ -392,15 +392,6 @@ def test_output_paths_are_checked_before_evaluating(tmp_path, tiny_zoo, capsys):
 
 
 CHEATS = {
-    # ids are opaque and random per draw: a map from the public spec's ids to tasks is useless
-    "model ids": """
-        from netembench.spec import parse_spec
-        import pathlib
-        class E:
-            name, reads = "sub", frozenset({"grad"})
-            def embed(self, b):
-                return torch.nn.functional.one_hot(b.model_id % 4, 4).float()
-    """,
     # the stack holds no harness objects in the worker: nothing leads to the zoo or its labels
     "stack walk": """
         import inspect
