@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,6 +17,23 @@ from netembench.spec import SpecError
 
 class CommandError(RuntimeError):
     """A failure to report as one line, without a traceback."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGINT, SIGTERM or SIGHUP: every command ends on them as on Ctrl-C (cleanup, one line)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+def _interrupt(signum: int, frame) -> None:
+    for sig in STOP_SIGNALS:  # a second signal must not cut the cleanup short
+        signal.signal(sig, signal.SIG_IGN)
+    raise Interrupted(signum)
 
 
 def _zoo_build(args: argparse.Namespace) -> None:
@@ -141,10 +160,11 @@ def _zoo_remove(args: argparse.Namespace) -> None:
 
 
 def _eval(args: argparse.Namespace) -> None:
-    from netembench.embedders import Unsupported
+    from netembench.embedders import Unsupported, locate_submission
     from netembench.harness import evaluate
     from netembench.registry import load_zoo
     from netembench.results import build_result, default_path, format_scores, summary_table, write_result
+    from netembench.snapshot import take
     from netembench.spec import CANONICAL_TRACKS
     from netembench.worker import WorkerRunner
 
@@ -156,18 +176,22 @@ def _eval(args: argparse.Namespace) -> None:
         raise CommandError(f"--results-dir {results_dir} is a file, not a folder")
     if args.timeout <= 0:
         raise CommandError(f"--timeout must be a positive number of seconds, got {args.timeout:g}")
-    # Each submission runs sealed in its own worker, loaded once for all zoos; the workers start up
-    # while the zoos load, and every output path is checked before any evaluation.
+    # Each submission runs sealed in its own worker, loaded once for all zoos. The zoos are loaded,
+    # and their tables and weights read, before any worker starts; every output path is checked
+    # before any evaluation.
+    for ref in args.submission:
+        locate_submission(ref)  # a missing submission fails before any zoo is built
     runners = []
     try:
-        for ref in args.submission:
-            runners.append(WorkerRunner(ref, args.device, args.timeout))
         loaded = {
             ref: load_zoo(
                 ref, cache=args.cache_dir, build_if_missing=True, device=args.device, quiet=args.quiet
             )
             for ref in zoos
         }
+        snapshots = {zoo.spec.ref: take(zoo, args.device) for zoo in loaded.values()}
+        for ref in args.submission:
+            runners.append(WorkerRunner(ref, args.device, args.timeout))
         refs = [zoo.spec.ref for zoo in loaded.values()]
         jobs = [
             (r, z, Path(args.out) if args.out else default_path(results_dir, r.info.name, z))
@@ -186,7 +210,13 @@ def _eval(args: argparse.Namespace) -> None:
             zoo = list(loaded.values())[refs.index(zoo_ref)]
             try:
                 evaluation = evaluate(
-                    None, zoo, device=args.device, batch_size=args.batch_size, quiet=args.quiet, runner=runner
+                    None,
+                    zoo,
+                    device=args.device,
+                    batch_size=args.batch_size,
+                    quiet=args.quiet,
+                    runner=runner,
+                    snapshot=snapshots[zoo_ref],
                 )
             except Unsupported as why:
                 print(f"skipped {zoo.spec.ref}: {why}")
@@ -196,9 +226,12 @@ def _eval(args: argparse.Namespace) -> None:
             results.append(result)
             print(format_scores(result))
             print(f"wrote {path}")
-    finally:
+    except BaseException:  # a failure or an interrupt: every worker's tree ends now
         for runner in runners:
-            runner.close()
+            runner.close(kill=True)
+        raise
+    for runner in runners:
+        runner.close()
     if len(results) > 1:
         print(summary_table(results))
 
@@ -303,7 +336,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--timeout",
         type=float,
         default=600.0,
-        help="seconds each call into the submission may take before its worker is stopped (default 600)",
+        help="seconds each call into the submission, and the scoring of each draw of its embeddings, "
+        "may take before the evaluation is stopped (default 600)",
     )
     p.add_argument("--overwrite", action="store_true", help="replace existing result files")
     p.add_argument("--cache-dir", help="zoo cache folder")
@@ -336,14 +370,29 @@ EXPECTED = (CommandError, SpecError, ResultError, OSError, RuntimeError, ValueEr
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run one command. Every failure ends in one line on stderr and exit 1 (`--debug`: a traceback)."""
+    """Run one command. Every failure ends in one line on stderr and exit 1 (`--debug`: a traceback);
+    SIGINT, SIGTERM and SIGHUP end it in one line too, with exit code 128 + the signal number."""
     args = build_parser().parse_args(argv)
+    trapped = threading.current_thread() is threading.main_thread()
+    previous = {sig: signal.signal(sig, _interrupt) for sig in STOP_SIGNALS} if trapped else {}
+    try:
+        return _run(args)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         _check_device(getattr(args, "device", "cpu"))
         args.handler(args)
-    except KeyboardInterrupt:
-        print("netembench: interrupted; nothing half-written was kept", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as stop:
+        signum = getattr(stop, "signum", signal.SIGINT)
+        print(
+            f"netembench: interrupted by {signal.Signals(signum).name}; nothing half-written was kept",
+            file=sys.stderr,
+        )
+        return 128 + signum
     except Exception as err:  # noqa: BLE001 - the CLI's one error path
         if args.debug:
             raise
