@@ -48,7 +48,7 @@ from netembench.store import Zoo
 from netembench.tracks import track_for
 from netembench.twins import functional_twin
 
-HARNESS_VERSION = "1.2.0"
+HARNESS_VERSION = "1.3.0"
 
 
 EXAMPLES = 3  # cloze examples kept for the results site (the test models with the lowest ids)

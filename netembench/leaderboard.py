@@ -4,8 +4,10 @@ reproduce them on a maintainer's machine (`verified.json`). `render` turns entri
 
 A result is listed when its schema, content hash, zoo, harness version and submission code check
 out; one whose zoo fingerprint is not the reference build of that zoo version is listed apart as
-"non-canonical zoo", and one on a superseded zoo version (its spec says `superseded_by`) or from a
-superseded harness version is listed apart as superseded. Nothing is written when any file is invalid.
+"non-canonical zoo", one on a superseded zoo version (its spec says `superseded_by`) or from a
+superseded harness version is listed apart as superseded, and one evaluated without the sandbox
+(`sealed: false`) is listed apart as unsealed and never verified. Nothing is written when any file
+is invalid.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from netembench.embedders import NAME_RULE, NAME_RULE_TEXT
 from netembench.harness import HARNESS_VERSION
 
 # Earlier harness versions whose result files stay valid, listed apart as superseded.
-SUPERSEDED_HARNESSES = ("1.0.0", "1.1.0")
+SUPERSEDED_HARNESSES = ("1.0.0", "1.1.0", "1.2.0")
 VERIFIED = "verified.json"
 from netembench.results import ResultError, flat_metrics, read_result, validate_result
 from netembench.spec import canonical_specs
@@ -38,6 +40,7 @@ class Entry:
     canonical: bool  # on the reference build of a current zoo version
     superseded: bool = False  # on a zoo version or harness version that a newer one replaces
     verified: bool = False  # `leaderboard rerun` reproduced exactly this result file (verified.json)
+    unsealed: bool = False  # evaluated by the current harness without its sandbox: never verified
 
     @property
     def name(self) -> str:
@@ -115,7 +118,8 @@ def collect(root: str | Path) -> tuple[list[Entry], list[str]]:
             bad(f"the submission code {emb['submission']} is missing (commit it beside the result)")
             continue
         superseded = bool(specs[ref].superseded_by) or data["harness_version"] in SUPERSEDED_HARNESSES
-        canonical = not superseded and zoo["fingerprint"] == specs[ref].reference_fingerprint
+        unsealed = data["harness_version"] == HARNESS_VERSION and emb.get("sealed") is not True
+        canonical = not superseded and not unsealed and zoo["fingerprint"] == specs[ref].reference_fingerprint
         record = verified.get(f"{emb['name']}/{ref}", {})
         entries.append(
             Entry(
@@ -123,7 +127,8 @@ def collect(root: str | Path) -> tuple[list[Entry], list[str]]:
                 data,
                 canonical=canonical,
                 superseded=superseded,
-                verified=record.get("content_hash") == data["content_hash"],
+                verified=record.get("content_hash") == data["content_hash"] and not unsealed,
+                unsealed=unsealed,
             )
         )
     return entries, problems
@@ -234,7 +239,7 @@ def rerun(
                 moved.append(
                     f"{entry.zoo} {metric}: {old:.4f} -> {'missing' if new is None else f'{new:.4f}'} (tolerance {tol:.4f})"
                 )
-        if len(moved) == already:
+        if len(moved) == already and evaluation["sealed"]:  # an unsandboxed rerun verifies nothing
             _record_verified(root, entry)
     return moved
 

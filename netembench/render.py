@@ -73,7 +73,8 @@ def _reads(entry: Entry) -> str:
 
 
 def _groups(entries: list[Entry]) -> list[tuple[str, list[Entry]]]:
-    """Sections of a track: canonical self-supervised, canonical supervised, non-canonical zoo."""
+    """Sections of a track: canonical self-supervised, canonical supervised, non-canonical zoo,
+    unsealed, superseded."""
     key = lambda e: (-e.metric("main_score"), e.name)  # noqa: E731
     sections = [
         (
@@ -86,7 +87,11 @@ def _groups(entries: list[Entry]) -> list[tuple[str, list[Entry]]]:
         ),
         (
             "non-canonical zoo (another build of this zoo version)",
-            [e for e in entries if not e.canonical and not e.superseded],
+            [e for e in entries if not e.canonical and not e.superseded and not e.unsealed],
+        ),
+        (
+            "unsealed (evaluated without the sandbox; never verified)",
+            [e for e in entries if e.unsealed and not e.superseded],
         ),
         (
             "superseded zoo version (kept for reference; not comparable with current versions)",
