@@ -515,6 +515,15 @@ RESULT_DAMAGE = {
 }
 
 
+def test_a_score_one_rounding_error_above_one_is_valid(tmp_path, tiny_zoo, capsys):
+    def edit(d):
+        d["metrics"]["knn_accuracy"].update(per_draw=[1.0000000000000002] * 4, mean=1.0000000000000002)
+
+    root, _ = _board(tmp_path, tiny_zoo, edit)
+    code, out, _ = run(capsys, "leaderboard", "--root", root)
+    assert code == 0 and "INVALID" not in out, out
+
+
 @pytest.mark.parametrize("edit,message", RESULT_DAMAGE.values(), ids=RESULT_DAMAGE)
 def test_bad_result_files_are_invalid_in_one_line_each(tmp_path, tiny_zoo, capsys, edit, message):
     root, _ = _board(tmp_path, tiny_zoo, edit)
