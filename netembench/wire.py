@@ -23,7 +23,6 @@ from netembench.probes import ProbeBatch
 
 MAX_MESSAGE = 1 << 31  # bytes: a generous bound on one batch sent to the worker
 SMALL_MESSAGE = 1 << 20  # bytes: the bound on an answer without tensors, and on any answer's header
-LOAD_TIMEOUT = 120.0  # seconds at least for a fresh worker to import torch and the submission
 BATCH_FIELDS = ("x", "mask", "region", "model_id", "grad", "y")
 # The handshake's fields, with their JSON types; the parent adds the ref and source hash itself.
 INFO_FIELDS = {"name": str, "reads": list, "cloze": bool, "supervised": bool, "n_params": int, "protocols": list}
@@ -59,7 +58,7 @@ class Channel:
         size = int.from_bytes(self._exactly(8, deadline), "little")
         if size > limit:
             raise ProtocolError(f"sent a {size:,}-byte answer, over its {limit:,}-byte budget")
-        return bytes(self._exactly(size, deadline))
+        return bytes(self._exactly(size, deadline))  # safetensors reads bytes
 
     def pending(self) -> bool:
         """Is another message already waiting (not merely the peer's end)?"""
@@ -71,7 +70,7 @@ class Channel:
             return False
 
     def _exactly(self, n: int, deadline: float | None) -> bytearray:
-        buf, view, got = bytearray(n), None, 0
+        buf, got = bytearray(n), 0
         view = memoryview(buf)
         while got < n:
             self.sock.settimeout(None if deadline is None else max(deadline - time.monotonic(), 1e-3))

@@ -43,7 +43,6 @@ from netembench.embedders import (
 from netembench.probes import ProbeBatch
 from netembench.wire import (
     INFO_FIELDS,
-    LOAD_TIMEOUT,
     MAX_MESSAGE,
     SMALL_MESSAGE,
     Channel,
@@ -55,6 +54,9 @@ from netembench.wire import (
     rebuild_batch,
     violation,
 )
+
+
+LOAD_TIMEOUT = 120.0  # seconds at least for a fresh worker to import torch and the submission
 
 
 def serve(channel: Channel, ref: str, device: str, limits: dict | None) -> None:
