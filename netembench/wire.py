@@ -96,11 +96,17 @@ def decode(data: bytes) -> tuple[dict, dict[str, Tensor]]:
     try:
         meta = json.loads(json.loads(data[8 : 8 + size])["__metadata__"]["meta"])
         tensors = safetensors.torch.load(data)
-    except (ValueError, KeyError, TypeError, safetensors.SafetensorError) as err:
-        raise ProtocolError(f"sent an unreadable answer ({type(err).__name__}: {err})") from None
+    except (ValueError, KeyError, TypeError, RecursionError, safetensors.SafetensorError) as err:
+        raise ProtocolError(f"sent an unreadable answer ({type(err).__name__}: {printable(str(err), 200)})") from None
     if not isinstance(meta, dict):
         raise ProtocolError("sent an answer whose header is not a JSON object")
     return meta, tensors
+
+
+def printable(text: str, limit: int = 2000) -> str:
+    """A worker's text as it may appear in an error line: at most `limit` characters, control
+    characters (terminal escapes, line breaks) replaced."""
+    return "".join(c if c.isprintable() else "?" for c in text[:limit])
 
 
 def batch_tensors(batch: ProbeBatch) -> tuple[dict, dict[str, Tensor]]:

@@ -51,6 +51,7 @@ from netembench.wire import (
     decode,
     encode,
     parse_info,
+    printable,
     rebuild_batch,
     violation,
 )
@@ -246,15 +247,14 @@ class WorkerRunner:
                 "its worker was stopped"
             )
         if "unsupported" in meta:
-            raise Unsupported(meta["unsupported"])
-        if meta.get("error") == "SubmissionError":  # loading failed: the loader's own message
-            raise SubmissionError(meta["message"])
-        if "error" in meta:
-            hint = reads_hint(meta["error"], meta["message"], self._info.reads) if self._info else ""
-            raise SubmissionError(
-                f"embedder {name!r} raised {meta['error']} in {what} on {where}: {meta['message']}{hint}"
-            )
-        return meta, tensors
+            raise Unsupported(printable(meta["unsupported"]))
+        if "error" not in meta:
+            return meta, tensors
+        error, message = printable(meta["error"], 100), printable(meta["message"])
+        if kind == "loaded" and error == "SubmissionError":  # loading failed: the loader's own message
+            raise SubmissionError(message)
+        hint = reads_hint(error, message, self._info.reads) if self._info else ""
+        raise SubmissionError(f"embedder {name!r} raised {error} in {what} on {where}: {message}{hint}")
 
     def _wait(self, seconds: float) -> int | None:
         try:
