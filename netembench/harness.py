@@ -32,6 +32,7 @@ from tqdm.auto import tqdm
 
 from netembench import metrics as M
 from netembench.consistency import Recheck
+from netembench.deadline import Overrun, deadline
 from netembench.embedders import (
     BATCH_BYTES,
     MAX_WIDTH,
@@ -249,7 +250,6 @@ class Evaluator:
                     p = self.protocol.at(n)
                     budget = self.embed_split("train", draw, p), self.embed_split("test", draw, p)
                     scores[f"budget/{n}"] = self._scored(self._main, *budget)
-            self._check_scoring(draw)
             if draw == 0:
                 figures = {"embedding_map": M.embedding_map(test.x, test.table["task_id"])}
                 if test.examples:
@@ -269,22 +269,21 @@ class Evaluator:
         return out
 
     def _scored(self, score, *args):
-        """`score(*args)`, its time counted in this draw's scoring time."""
+        """`score(*args)` within what is left of this draw's scoring time: scoring counts against the
+        runner's timeout (--timeout) like a call into the submission does."""
+        timeout = getattr(self.runner, "timeout", None)
         start = time.perf_counter()
         try:
-            return score(*args)
+            with deadline(None if timeout is None else timeout - self.scoring):
+                return score(*args)
+        except Overrun:
+            raise SubmissionError(
+                f"embedder {self.name!r}: scoring one draw of its {self.width:,}-wide embeddings took "
+                f"more than the {timeout:g} s timeout (--timeout bounds each call into the submission "
+                "and the scoring of each draw); narrower embeddings score faster"
+            ) from None
         finally:
             self.scoring += time.perf_counter() - start
-
-    def _check_scoring(self, draw: int) -> None:
-        """Scoring a draw counts against --timeout like a call does (the width limit bounds it)."""
-        timeout = getattr(self.runner, "timeout", None)
-        if timeout is not None and self.scoring > timeout:
-            raise SubmissionError(
-                f"embedder {self.name!r}: scoring draw {draw} of its {self.width:,}-wide embeddings took "
-                f"{self.scoring:.0f} s, beyond the {timeout:g} s timeout (--timeout bounds each call "
-                "into the submission and the scoring of each draw); narrower embeddings score faster"
-            )
 
     def _probe(
         self, train: np.ndarray, train_y: np.ndarray, test: np.ndarray, test_y: np.ndarray

@@ -259,6 +259,14 @@ def test_an_embedding_wider_than_the_limit_is_refused(tmp_path, tiny_zoo, capsys
     one_line_error(code, err, "embed returned 70,000 torch.float32 entries per model", "at most 65,536 wide")
 
 
+def test_scoring_counts_against_the_timeout(tmp_path, tiny_zoo, capsys, monkeypatch):
+    monkeypatch.setattr("netembench.metrics.knn_correct", lambda *a: time.sleep(60))  # slow scoring
+    start = time.perf_counter()
+    code, _, err = run(capsys, "eval", write(tmp_path, CONSTANT), "--zoo", tiny_zoo.path, "--timeout", "3", "--results-dir", tmp_path / "r", "--quiet")
+    assert time.perf_counter() - start < 50
+    one_line_error(code, err, "scoring one draw of its 2-wide embeddings took more than the 3 s timeout")
+
+
 # ---------------------------------------------------------------- embeddings are functions of their probe sets
 
 
