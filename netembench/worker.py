@@ -24,6 +24,7 @@ import subprocess
 import sys
 import time
 from dataclasses import asdict
+from pathlib import Path
 
 import torch
 from torch import Tensor
@@ -159,9 +160,20 @@ class WorkerRunner:
         self._sandbox_pid: int | None = None
         self._calls, self.seconds = 0, 0.0
 
-    def _check_mounts(self, mounts: list) -> None:
+    def _check_mounts(self, mounts: list[Path]) -> None:
+        """Refuse to mount the whole file system, links that lead out of the working directory or
+        into the zoo cache, and (run as root) files the worker, as nobody, could not read."""
+        from netembench.registry import cache_dir  # the harness's side only: the worker need not load it
+
         if any(p.parent == p for p in mounts):
             raise SubmissionError(f"submission {self.ref}: a submission cannot be the whole file system")
+        here, cache = Path.cwd().resolve(), cache_dir().resolve()
+        for target in mounts[1:]:  # targets of symbolic links out of the submission's folder
+            if here not in target.parents or target == cache or cache in target.parents:
+                raise SubmissionError(
+                    f"submission {self.ref}: a symbolic link in it leads to {target}, outside the working "
+                    "directory or into the zoo cache; the sandbox mounts only files of the project"
+                )
         hidden = sandbox.unreadable(mounts)
         if hidden is not None:
             raise SubmissionError(

@@ -167,6 +167,22 @@ embedders.Submission.info = lambda self: dataclasses.replace(
     assert result["embedder"]["sealed"] is True
 
 
+@needs_sandbox
+def test_links_out_of_a_submission_are_mounted_only_within_the_project(tmp_path, tiny_zoo, capsys, monkeypatch):
+    monkeypatch.setenv("NETEMBENCH_CACHE", str(Path(tiny_zoo.path).parent))
+    folder = tmp_path / "linked"
+    folder.mkdir()
+    (folder / "embedder.py").write_text(textwrap.dedent(CONSTANT))
+    (folder / "labels.parquet").symlink_to(Path(tiny_zoo.path) / "metadata" / "test.parquet")
+    code, _, err = run(capsys, "eval", folder, "--zoo", tiny_zoo.path, "--results-dir", tmp_path / "r", "--quiet")
+    one_line_error(code, err, "a symbolic link in it leads to", "outside the working directory or into the zoo cache")
+    shipped = worker.WorkerRunner("baselines/weight_space_supervised")  # links to baselines/weight_space
+    try:
+        assert shipped.info.name == "weight_space_supervised" and shipped.sealed
+    finally:
+        shipped.close()
+
+
 # ---------------------------------------------------------------- processes: daemons, fork bombs, signals
 
 
