@@ -54,6 +54,11 @@ def write(tmp_path: Path, body: str, name: str = "sub.py") -> Path:
     return path
 
 
+def eval_here(capsys, tmp_path: Path, sub, zoo, *extra: str) -> tuple[int, str, str]:
+    """`netembench eval` in this process, results under tmp_path/r."""
+    return run(capsys, "eval", sub, "--zoo", zoo, "--results-dir", tmp_path / "r", "--quiet", *extra)
+
+
 def survivors(marker: str) -> list[str]:
     """Command lines of live processes that mention `marker` (a test's own folder)."""
     found = []
@@ -104,7 +109,7 @@ def test_writes_outside_the_sandbox_fail(tmp_path, tiny_zoo, capsys):
         raise RuntimeError("; ".join(outcome))
     """)
     before = {k: p.read_bytes() for k, p in targets.items() if p.is_file()}
-    code, _, err = run(capsys, "eval", sub, "--zoo", zoo, "--results-dir", tmp_path / "r", "--quiet")
+    code, _, err = eval_here(capsys, tmp_path, sub, zoo)
     one_line_error(code, err, "result refused", "cache parquet refused", "package pyc refused")
     assert "WRITTEN" not in err
     assert {k: p.read_bytes() for k, p in targets.items() if p.is_file()} == before
@@ -143,7 +148,7 @@ def test_the_parent_its_environment_files_and_network_are_out_of_reach(tmp_path,
         found += sorted(set(os.listdir(".")) - {{"netembench"}})
         raise RuntimeError(f"reached {{found}} with {{netembench.__file__}}")
     """)
-    code, _, err = run(capsys, "eval", sub, "--zoo", tiny_zoo.path, "--results-dir", tmp_path / "r", "--quiet")
+    code, _, err = eval_here(capsys, tmp_path, sub, tiny_zoo.path)
     listener.close()
     one_line_error(code, err, f"reached [] with {netembench.__file__}")
 
@@ -159,7 +164,7 @@ embedders.Submission.info = lambda self: dataclasses.replace(
     real(self), ref="baselines/integ", source_hash="{integ['embedder']['source_hash']}"
 )
 """)
-    code, _, err = run(capsys, "eval", sub, "--zoo", tiny_zoo.path, "--results-dir", tmp_path / "r", "--quiet")
+    code, _, err = eval_here(capsys, tmp_path, sub, tiny_zoo.path)
     assert code == 0, err
     result = json.loads(next((tmp_path / "r").rglob("*.json")).read_text())
     assert result["embedder"]["submission"] == os.path.relpath(sub)
@@ -174,7 +179,7 @@ def test_links_out_of_a_submission_are_mounted_only_within_the_project(tmp_path,
     folder.mkdir()
     (folder / "embedder.py").write_text(textwrap.dedent(CONSTANT))
     (folder / "labels.parquet").symlink_to(Path(tiny_zoo.path) / "metadata" / "test.parquet")
-    code, _, err = run(capsys, "eval", folder, "--zoo", tiny_zoo.path, "--results-dir", tmp_path / "r", "--quiet")
+    code, _, err = eval_here(capsys, tmp_path, folder, tiny_zoo.path)
     one_line_error(code, err, "a symbolic link in it leads to", "outside the working directory or into the zoo cache")
     shipped = worker.WorkerRunner("baselines/weight_space_supervised")  # links to baselines/weight_space
     try:
@@ -216,7 +221,7 @@ def test_a_fork_bomb_meets_the_process_limit(tmp_path, tiny_zoo, capsys):
             raise RuntimeError(f"fork failed after {n} children: {err.strerror}")
         raise RuntimeError(f"forked {n} children")
     """)
-    code, _, err = run(capsys, "eval", sub, "--zoo", tiny_zoo.path, "--results-dir", tmp_path / "r", "--quiet")
+    code, _, err = eval_here(capsys, tmp_path, sub, tiny_zoo.path)
     one_line_error(code, err, "fork failed after", "Resource temporarily unavailable")
     assert survivors(str(tmp_path)) == []
 
@@ -233,7 +238,7 @@ def test_sigterm_and_sighup_end_eval_in_one_line(tmp_path, tiny_zoo, capfd, stop
 
     timer = threading.Timer(4.0, send)
     timer.start()
-    code, _, err = run(capfd, "eval", sub, "--zoo", tiny_zoo.path, "--results-dir", tmp_path / "r", "--quiet")
+    code, _, err = eval_here(capfd, tmp_path, sub, tiny_zoo.path)
     timer.cancel()
     assert code == 128 + stop
     assert err == f"netembench: interrupted by {stop.name}; nothing half-written was kept\n"
@@ -242,11 +247,21 @@ def test_sigterm_and_sighup_end_eval_in_one_line(tmp_path, tiny_zoo, capfd, stop
 
 # ---------------------------------------------------------------- the socket protocol
 
+ZEROS = '{"out": torch.zeros(len(b), 2)}'
 VIOLATIONS = {
-    "extra message": ('channel.send(encode({"call": call, "ok": True}, {"out": torch.zeros(len(b), 2)}))', "extra message"),
-    "unknown key": ('channel.send(encode({"call": call, "ok": True, "note": 1}, {"out": torch.zeros(len(b), 2)}))', "unknown key(s) 'note'"),
-    "another call's answer": ('channel.send(encode({"call": call, "ok": True, "n_params": 3}))', "unknown key(s) 'n_params'"),
-    "oversized": ('channel.sock.sendall((1 << 40).to_bytes(8, "little"))', "sent a 1,099,511,627,776-byte answer, over its"),
+    "extra message": (f'channel.send(encode({{"call": call, "ok": True}}, {ZEROS}))', "extra message"),
+    "unknown key": (
+        f'channel.send(encode({{"call": call, "ok": True, "note": 1}}, {ZEROS}))',
+        "unknown key(s) 'note'",
+    ),
+    "another call's answer": (
+        'channel.send(encode({"call": call, "ok": True, "n_params": 3}))',
+        "unknown key(s) 'n_params'",
+    ),
+    "oversized": (
+        'channel.sock.sendall((1 << 40).to_bytes(8, "little"))',
+        "sent a 1,099,511,627,776-byte answer, over its",
+    ),
 }
 
 
@@ -265,20 +280,20 @@ def test_protocol_violations_are_named(tmp_path, tiny_zoo, capsys, action, messa
         def load_embedder():
             return E()
     """)
-    code, _, err = run(capsys, "eval", sub, "--zoo", tiny_zoo.path, "--results-dir", tmp_path / "r", "--quiet")
+    code, _, err = eval_here(capsys, tmp_path, sub, tiny_zoo.path)
     one_line_error(code, err, "embedder 'sub' broke the worker protocol in embed on split", message)
 
 
 def test_an_embedding_wider_than_the_limit_is_refused(tmp_path, tiny_zoo, capsys):
     sub = write(tmp_path, CONSTANT.replace("torch.zeros(len(b), 2)", "torch.zeros(len(b), 70_000)"))
-    code, _, err = run(capsys, "eval", sub, "--zoo", tiny_zoo.path, "--results-dir", tmp_path / "r", "--quiet")
+    code, _, err = eval_here(capsys, tmp_path, sub, tiny_zoo.path)
     one_line_error(code, err, "embed returned 70,000 torch.float32 entries per model", "at most 65,536 wide")
 
 
 def test_scoring_counts_against_the_timeout(tmp_path, tiny_zoo, capsys, monkeypatch):
     monkeypatch.setattr("netembench.metrics.knn_correct", lambda *a: time.sleep(60))  # slow scoring
     start = time.perf_counter()
-    code, _, err = run(capsys, "eval", write(tmp_path, CONSTANT), "--zoo", tiny_zoo.path, "--timeout", "3", "--results-dir", tmp_path / "r", "--quiet")
+    code, _, err = eval_here(capsys, tmp_path, write(tmp_path, CONSTANT), tiny_zoo.path, "--timeout", "3")
     assert time.perf_counter() - start < 50
     one_line_error(code, err, "scoring one draw of its 2-wide embeddings took more than the 3 s timeout")
 
@@ -308,8 +323,9 @@ def test_embeddings_that_are_not_functions_of_their_probe_sets_fail(tiny_zoo, ho
 
 
 def test_embeddings_keyed_on_model_ids_fail_in_one_line(tmp_path, tiny_zoo, capsys):
-    sub = write(tmp_path, CONSTANT.replace("torch.zeros(len(b), 2)", "torch.nn.functional.one_hot(b.model_id % 4, 4).float()"))
-    code, _, err = run(capsys, "eval", sub, "--zoo", tiny_zoo.path, "--results-dir", tmp_path / "r", "--quiet")
+    by_id = "torch.nn.functional.one_hot(b.model_id % 4, 4).float()"
+    sub = write(tmp_path, CONSTANT.replace("torch.zeros(len(b), 2)", by_id))
+    code, _, err = eval_here(capsys, tmp_path, sub, tiny_zoo.path)
     one_line_error(code, err, "embedder 'sub': embeddings are not functions of their probe sets")
 
 
@@ -320,7 +336,7 @@ def test_without_a_sandbox_results_are_unsealed(tmp_path, tiny_zoo, capsys, monk
     monkeypatch.setattr(sandbox, "unavailable", lambda: "no namespaces in this test")
     worker.sandbox_or_warn.cache_clear()
     try:
-        code, out, err = run(capsys, "eval", write(tmp_path, CONSTANT), "--zoo", tiny_zoo.path, "--results-dir", tmp_path / "r", "--quiet")
+        code, out, err = eval_here(capsys, tmp_path, write(tmp_path, CONSTANT), tiny_zoo.path)
     finally:
         worker.sandbox_or_warn.cache_clear()
     assert code == 0 and err.count("\n") == 1 and "no sandbox: no namespaces in this test" in err, err
@@ -333,11 +349,13 @@ def test_the_leaderboard_lists_unsealed_results_apart_and_never_verified(tmp_pat
     root = tmp_path / "repo" / "leaderboard"
     shutil.copytree(ROOT / "baselines" / "integ", tmp_path / "repo" / "baselines" / "integ")
     data = build_result(tiny_zoo, evaluate(load_submission("baselines/integ"), tiny_zoo, quiet=True), "cpu")
-    data["zoo"].update(name="poly-seed", version="1.1.0", fingerprint=canonical_specs()["poly-seed@1.1.0"].reference_fingerprint)
+    reference = canonical_specs()["poly-seed@1.1.0"].reference_fingerprint
+    data["zoo"].update(name="poly-seed", version="1.1.0", fingerprint=reference)
     data["embedder"].update(isolated=True, sealed=False)
     data["content_hash"] = content_hash(data)
     path = write_result(data, root / "results" / "integ" / "poly-seed@1.1.0.json")
-    (root / "verified.json").write_text(json.dumps({"integ/poly-seed@1.1.0": {"content_hash": data["content_hash"]}}))
+    record = {"integ/poly-seed@1.1.0": {"content_hash": data["content_hash"]}}
+    (root / "verified.json").write_text(json.dumps(record))
     (entry,), problems = collect(root)
     assert problems == [] and entry.unsealed and not entry.verified and not entry.canonical
     assert "unsealed (evaluated without the sandbox; never verified)" in render_markdown([entry])
