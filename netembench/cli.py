@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,6 +19,23 @@ from netembench.threads import THREADS
 
 class CommandError(RuntimeError):
     """A failure to report as one line, without a traceback."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGINT, SIGTERM or SIGHUP: every command ends on them as on Ctrl-C (cleanup, one line)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+STOP_SIGNALS = tuple(getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, n))
+
+
+def _interrupt(signum: int, frame) -> None:
+    for sig in STOP_SIGNALS:  # a second signal must not cut the cleanup short
+        signal.signal(sig, signal.SIG_IGN)
+    raise Interrupted(signum)
 
 
 def _zoo_build(args: argparse.Namespace) -> None:
@@ -296,7 +315,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--timeout",
         type=float,
         default=600.0,
-        help="seconds each call into the submission may take before its worker is stopped (default 600)",
+        help="seconds each call into the submission, and the scoring of each draw of its embeddings, "
+        "may take before the evaluation is stopped (default 600)",
     )
     p.add_argument("--overwrite", action="store_true", help="replace existing result files")
     p.add_argument("--cache-dir", help="zoo cache folder (default: $NETEMBENCH_CACHE or ~/.cache/netembench)")
@@ -313,15 +333,30 @@ EXPECTED = (CommandError, SpecError, ResultError, OSError, RuntimeError, ValueEr
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run one command. Every failure ends in one line on stderr and exit 1 (`--debug`: a traceback)."""
+    """Run one command. Every failure ends in one line on stderr and exit 1 (`--debug`: a traceback);
+    SIGINT, SIGTERM and SIGHUP end it in one line too, with exit code 128 + the signal number."""
     args = build_parser().parse_args(argv)
+    trapped = threading.current_thread() is threading.main_thread()
+    previous = {sig: signal.signal(sig, _interrupt) for sig in STOP_SIGNALS} if trapped else {}
+    try:
+        return _run(args)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         THREADS.start()
         _check_device(getattr(args, "device", "cpu"))
         args.handler(args)
-    except KeyboardInterrupt:
-        print("netembench: interrupted; nothing half-written was kept", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as stop:
+        signum = getattr(stop, "signum", signal.SIGINT)
+        print(
+            f"netembench: interrupted by {signal.Signals(signum).name}; nothing half-written was kept",
+            file=sys.stderr,
+        )
+        return 128 + signum
     except Exception as err:  # noqa: BLE001 - the CLI's one error path
         if args.debug:
             raise

@@ -32,6 +32,9 @@ PROTOCOLS = frozenset({1, 2})  # probe-set protocol versions (DESIGN §5, §13)
 # and appear in Markdown and HTML.
 NAME_RULE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 NAME_RULE_TEXT = "1-64 letters, digits, '_' or '-', starting with a letter or digit"
+# Bounds on what an embedder returns (harness 1.3): they bound the harness's memory and scoring time.
+MAX_WIDTH = 65_536  # floats per embedding
+BATCH_BYTES = 1 << 28  # bytes of one answer's tensor: 512 models x 65,536 float64s
 
 
 @dataclass(frozen=True)
@@ -144,13 +147,7 @@ class Submission:
         )
 
     def source_hash(self) -> str:
-        """sha256 of the files that decide the submission's outputs: code, checkpoints and data,
-        not documentation (model cards, figures, logs), so editing a card keeps its results valid."""
-        digest = hashlib.sha256()
-        root = Path(os.path.commonpath([str(p) for p in self.files])) if self.files else Path()
-        for path in sorted(p for p in self.files if not _is_documentation(p, root)):
-            digest.update(path.name.encode() + b"\0" + path.read_bytes())
-        return digest.hexdigest()
+        return source_hash(self.files)
 
 
 def reads_hint(error: str, message: str, reads: frozenset[str]) -> str:
@@ -198,8 +195,18 @@ class InProcessRunner:
                 f"embedder {self.info.name!r} raised {type(err).__name__} in {what} on {where}: {err}{hint}"
             ) from err
 
-    def close(self) -> None:
-        pass
+    def close(self, kill: bool = False) -> None:
+        """Nothing to end: the submission runs in this process."""
+
+
+def source_hash(files: list[Path]) -> str:
+    """sha256 of the files that decide a submission's outputs: code, checkpoints and data, not
+    documentation (model cards, figures, logs), so editing a card keeps its results valid."""
+    digest = hashlib.sha256()
+    root = Path(os.path.commonpath([str(p) for p in files])) if files else Path()
+    for path in sorted(p for p in files if not _is_documentation(p, root)):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
 
 
 DOCUMENTATION_SUFFIXES = (".md", ".png", ".jpg", ".jpeg", ".svg", ".pdf", ".txt")
@@ -213,8 +220,42 @@ def _is_documentation(path: Path, root: Path) -> bool:
     )
 
 
-def load_submission(ref: str | Path) -> Submission:
-    """Load a `.py` file, a folder with `embedder.py`, or `module:callable`."""
+@dataclass(frozen=True)
+class Located:
+    """Where a submission's code is, found without running any of it: the ref as results record it
+    (a path relative to the working directory, or `module:callable`), the folder or file to load
+    (`path`, resolved; None for a module), and every file whose bytes decide its outputs (`files`,
+    hashed by `source_hash`; symbolic links are followed when read).
+    """
+
+    ref: str
+    path: Path | None
+    files: tuple[Path, ...]
+    module: str = ""
+    attr: str = "load_embedder"
+
+    @property
+    def source_hash(self) -> str:
+        return source_hash(list(self.files))
+
+    @property
+    def entry(self) -> Path | None:
+        """The file to import (None for a module)."""
+        if self.path is None:
+            return None
+        return self.path / "embedder.py" if self.path.is_dir() else self.path
+
+    def mounts(self) -> list[Path]:
+        """What a sandbox shows to run it: the folder or file (or the module's file), and the
+        targets of symbolic links that lead out of the folder."""
+        if self.path is None:
+            return [self.files[0].resolve()]
+        targets = {f.resolve() for f in self.files}
+        return [self.path, *sorted(t for t in targets if t != self.path and self.path not in t.parents)]
+
+
+def locate_submission(ref: str | Path) -> Located:
+    """A `.py` file, a folder with `embedder.py`, or `module:callable`, located without importing it."""
     ref = str(ref)
     path = Path(ref)
     if path.exists():  # recorded relative to the working directory, as the leaderboard links it
@@ -223,27 +264,51 @@ def load_submission(ref: str | Path) -> Submission:
         entry = path / "embedder.py"
         if not entry.is_file():
             raise SubmissionError(f"submission folder {ref} has no embedder.py")
-        factory = getattr(_import_file(entry, ref), "load_embedder", None)
         files = [p for p in path.rglob("*") if p.is_file() and "__pycache__" not in p.parts]
-    elif path.suffix == ".py" or path.exists():
+        return Located(ref, path.resolve(), tuple(sorted(files)))
+    if path.suffix == ".py" or path.exists():
         if not path.is_file():
             raise SubmissionError(f"submission {ref} does not exist")
-        factory = getattr(_import_file(path, ref), "load_embedder", None)
-        files = [path]
-    elif ":" in ref:
-        module_name, _, attr = ref.partition(":")
+        return Located(ref, path.resolve(), (path,))
+    if ":" in ref:
+        module, _, attr = ref.partition(":")
+        origin = module_origin(module)
+        if origin is None:
+            raise SubmissionError(f"submission {ref}: no module {module!r} is installed in this Python")
+        return Located(ref, None, (origin,), module, attr)
+    raise SubmissionError(
+        f"submission {ref} does not exist (give a .py file, a folder with embedder.py, or module:callable)"
+    )
+
+
+def module_origin(name: str) -> Path | None:
+    """The source file of a module on `sys.path` (`pkg.mod`: `pkg/mod.py` or `pkg/mod/__init__.py`),
+    found by looking at folders, without running the module or its packages."""
+    folders = [Path(entry or ".") for entry in sys.path]
+    *packages, last = name.split(".")
+    for part in packages:
+        folders = [f / part for f in folders if (f / part).is_dir()]
+    for folder in folders:
+        for candidate in (folder / f"{last}.py", folder / last / "__init__.py"):
+            if candidate.is_file():
+                return candidate
+    return None
+
+
+def load_submission(ref: str | Path) -> Submission:
+    """Load a `.py` file, a folder with `embedder.py`, or `module:callable`."""
+    where = locate_submission(ref)
+    ref = where.ref
+    if where.entry is not None:
+        factory = getattr(_import_file(where.entry, ref), "load_embedder", None)
+    else:
         try:
-            module = importlib.import_module(module_name)
+            module = importlib.import_module(where.module)
         except Exception as err:  # noqa: BLE001 - user code: report whatever it raised
             raise SubmissionError(
-                f"submission {ref}: importing {module_name} raised {type(err).__name__}: {err}"
+                f"submission {ref}: importing {where.module} raised {type(err).__name__}: {err}"
             ) from err
-        factory = getattr(module, attr, None)
-        files = [Path(module.__file__)] if getattr(module, "__file__", None) else []
-    else:
-        raise SubmissionError(
-            f"submission {ref} does not exist (give a .py file, a folder with embedder.py, or module:callable)"
-        )
+        factory = getattr(module, where.attr, None)
     if not callable(factory):
         raise SubmissionError(
             f"submission {ref} defines no load_embedder() (or the callable named after ':')"
@@ -254,7 +319,7 @@ def load_submission(ref: str | Path) -> Submission:
         raise SubmissionError(
             f"submission {ref}: load_embedder() raised {type(err).__name__}: {err}"
         ) from err
-    return Submission(embedder, ref, files)
+    return Submission(embedder, ref, list(where.files))
 
 
 def _import_file(path: Path, ref: str):

@@ -3,7 +3,10 @@
 Every result path is checked before any zoo is loaded, downloaded or built, so that an existing
 result file stops the command at once, not after an hour of building. (The zoo of a hub repository
 is named only once downloaded; its paths are checked then, still before any evaluation.) Each
-submission runs sealed in its own worker, loaded once for all zoos.
+submission runs sealed in its own sandboxed worker, loaded once for all zoos; the workers start
+first (a result path needs the embedder's name), and every zoo's tables, labels and weights are
+read and checked (`snapshot`) before any probe set is sent. A failure or an interrupt ends every
+worker's process tree at once.
 """
 
 from __future__ import annotations
@@ -11,10 +14,11 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from netembench.embedders import Unsupported
+from netembench.embedders import Unsupported, locate_submission
 from netembench.harness import evaluate
 from netembench.registry import load_zoo, zoo_name
 from netembench.results import build_result, check_result_path, default_path, format_scores, write_result
+from netembench.snapshot import take
 from netembench.spec import CANONICAL_TRACKS
 from netembench.worker import WorkerRunner
 
@@ -42,6 +46,8 @@ def run_eval(
     write the result files (`out`, or RESULTS_DIR/<embedder>/<zoo>@<version>.json, `.private.json`
     on a private build) and print the scores; returns the results. A zoo a submission does not
     support is skipped, saying why."""
+    for ref in submissions:
+        locate_submission(ref)  # a missing submission fails before any worker or zoo
     runners: list[WorkerRunner] = []
     try:
         for ref in submissions:  # the workers start up while the zoos are checked and loaded
@@ -57,6 +63,7 @@ def run_eval(
         loaded = [
             load_zoo(ref, cache=cache_dir, build_if_missing=True, device=device, quiet=quiet) for ref in zoos
         ]
+        snapshots = {zoo.spec.ref: take(zoo, device) for zoo in loaded}
         jobs = [(r, zoo, p) for zoo in loaded for r, p in zip(runners, paths(zoo.spec.ref, zoo.split))]
         for _, _, path in jobs:
             check_result_path(path, overwrite)
@@ -68,7 +75,13 @@ def run_eval(
         for runner, zoo, path in jobs:
             try:
                 evaluation = evaluate(
-                    None, zoo, device=device, batch_size=batch_size, quiet=quiet, runner=runner
+                    None,
+                    zoo,
+                    device=device,
+                    batch_size=batch_size,
+                    quiet=quiet,
+                    runner=runner,
+                    snapshot=snapshots[zoo.spec.ref],
                 )
             except Unsupported as why:
                 print(f"skipped {zoo.spec.ref}: {why}")
@@ -77,7 +90,10 @@ def run_eval(
             write_result(results[-1], path, overwrite=overwrite)
             print(format_scores(results[-1]))
             print(f"wrote {path}")
-        return results
-    finally:
+    except BaseException:  # a failure or an interrupt: every worker's tree ends now
         for runner in runners:
-            runner.close()
+            runner.close(kill=True)
+        raise
+    for runner in runners:
+        runner.close()
+    return results

@@ -1,15 +1,18 @@
-"""Evaluate an embedder on a zoo, the same way every time (harness 1.2).
+"""Evaluate an embedder on a zoo, the same way every time (harness 1.3).
 
 For each of the protocol's evaluation draws: probe every model of the needed splits in batches,
 embed, check the output, and score. Embeddings are put in model-id order before scoring, so the
 scores do not depend on batching. Cloze embedders are also scored on the masked gradients of the
 test split, beside the mean-fill and neighbour-interpolation references on the same masks.
 
-What the submission sees is sealed (DESIGN §12): it runs in a worker process (`worker`) and gets
-copies of probe batches; every draw shows the models of a split in a fresh random order under
+What the submission sees is sealed (DESIGN §12): it runs in a sandboxed worker process (`worker`,
+`sandbox`) and gets copies of probe batches; the zoo's tables and weights are read before any of its
+code runs (`snapshot`); every draw shows the models of a split in a fresh random order under
 random ids, and a model's inputs are keyed on its weights rather than its id, so neither order,
 ids nor inputs tell which model (hence which task) a probe set came from without a rebuilt zoo.
-Metrics are computed here, never there.
+Metrics are computed here, never there. Embeddings are bounded (`MAX_WIDTH`, `BATCH_BYTES`), and a
+sample is embedded again at the end in other batches: they must be functions of their probe sets
+(`consistency`).
 
 Functional twins (`twins`): every draw also embeds each test model's twin (permuted, rescaled
 hidden units; the same function), probed at its original's inputs, for `twin_recall_at_1` and
@@ -27,15 +30,26 @@ import numpy as np
 import torch
 
 from netembench import metrics as M
-from netembench.embedders import InProcessRunner, Submission, SubmissionError, Unsupported, ZooIdentity
-from netembench.population import Population
+from netembench.consistency import Recheck
+from netembench.deadline import Overrun, deadline
+from netembench.embedders import (
+    BATCH_BYTES,
+    MAX_WIDTH,
+    InProcessRunner,
+    Submission,
+    SubmissionError,
+    Unsupported,
+    ZooIdentity,
+)
 from netembench.probes import Protocol, ProbeSet, draw_probes, evaluation_keys
 from netembench.progress import track
+from netembench.snapshot import Snapshot, take
+from netembench.summary import summarise
 from netembench.store import Zoo
 from netembench.tracks import track_for
 from netembench.twins import functional_twin
 
-HARNESS_VERSION = "1.2.0"
+HARNESS_VERSION = "1.3.0"
 
 
 EXAMPLES = 3  # cloze examples kept for the results site (the test models with the lowest ids)
@@ -61,6 +75,7 @@ class Evaluator:
         device: str = "cpu",
         batch_size: int = 512,
         quiet: bool = False,
+        snapshot: Snapshot | None = None,
     ) -> None:
         self.runner, self.zoo, self.device, self.batch_size, self.quiet = (
             runner,
@@ -72,9 +87,12 @@ class Evaluator:
         self.track = track_for(zoo.name, zoo.tasks.dim)
         self.protocol = self.track.protocol
         self.width: int | None = None
-        self._populations: dict[tuple[str, str], Population] = {}  # (split, arch) -> weights on the device
+        self.scoring = 0.0  # seconds spent scoring the current draw (bounded by the runner's timeout)
+        # Tables, labels and weights, read before any call into the submission (DESIGN §12).
+        self.data = snapshot or take(zoo, self.device)
         # The model order and ids shown to the submission: random, never the same twice.
         self._secret = np.random.default_rng(secrets.randbits(128))
+        self.recheck = Recheck(np.random.default_rng(secrets.randbits(128)))
         version = self.protocol.version
         if version not in runner.info.protocols:
             raise Unsupported(
@@ -97,13 +115,10 @@ class Evaluator:
             if cloze
             else (None, {})
         )
-        groups = self.zoo.groups(split)
+        groups = self.data.groups[split]
         shown = set(np.sort(np.concatenate([g.table["model_id"] for g in groups]))[:EXAMPLES].tolist())
         for group in groups:
-            key = (split, group.arch.name)
-            if key not in self._populations:
-                self._populations[key] = self.zoo.population(group).to(self.device)
-            pop = self._populations[key]
+            pop = self.data.population(group)
             order = self._secret.permutation(len(group))
             for start in range(0, len(group), self.batch_size):
                 rows = order[start : start + self.batch_size]
@@ -149,7 +164,7 @@ class Evaluator:
             np.concatenate(twin_parts)[order] if twins else None,
         )
 
-    def _embed(self, probes: ProbeSet, where: str) -> np.ndarray:
+    def _embed(self, probes: ProbeSet, where: str, keep: bool = True) -> np.ndarray:
         out = self.runner.call("embed", probes.batch(self.runner.info.reads, masked=False), where)
         b = len(probes.x)
         if out.ndim != 2 or out.shape[0] != b:
@@ -160,6 +175,11 @@ class Evaluator:
             raise SubmissionError(
                 f"embedder {self.name!r}: embed returned dtype {out.dtype} on {where}; expected a float tensor"
             )
+        if out.shape[1] > MAX_WIDTH or out.numel() * out.element_size() > BATCH_BYTES:
+            raise SubmissionError(
+                f"embedder {self.name!r}: embed returned {out.shape[1]:,} {out.dtype} entries per model on {where}; "
+                f"embeddings are at most {MAX_WIDTH:,} wide and {BATCH_BYTES:,} bytes per batch"
+            )
         if not torch.isfinite(out).all():
             raise SubmissionError(f"embedder {self.name!r}: embed returned NaN or inf on {where}")
         if self.width is None:
@@ -168,7 +188,10 @@ class Evaluator:
             raise SubmissionError(
                 f"embedder {self.name!r}: embedding width changed from {self.width} to {out.shape[1]} on {where}"
             )
-        return M.to_numpy(out)
+        embedding = M.to_numpy(out)
+        if keep:
+            self.recheck.keep(probes, embedding)
+        return embedding
 
     def _cloze(
         self,
@@ -210,9 +233,9 @@ class Evaluator:
         for draw in track(range(n), n, f"eval {self.name} on {self.zoo.spec.ref}", "draw", self.quiet):
             train = self.embed_split("train", draw, self.protocol)
             test = self.embed_split("test", draw, self.protocol, cloze=self.runner.info.cloze, twins=True)
-            scores, correct = self._score(
-                train, test, self.embed_split("unseen", draw, self.protocol) if "unseen" in splits else None
-            )
+            unseen = self.embed_split("unseen", draw, self.protocol) if "unseen" in splits else None
+            self.scoring = 0.0
+            scores, correct = self._scored(self._score, train, test, unseen)
             for n in self.protocol.budgets:
                 if n == self.protocol.n_points:  # the main score itself
                     arch = [v for k, v in scores.items() if k.startswith("arch_probe_accuracy/")]
@@ -221,9 +244,8 @@ class Evaluator:
                     )
                 else:
                     p = self.protocol.at(n)
-                    scores[f"budget/{n}"] = self._main(
-                        self.embed_split("train", draw, p), self.embed_split("test", draw, p)
-                    )
+                    budget = self.embed_split("train", draw, p), self.embed_split("test", draw, p)
+                    scores[f"budget/{n}"] = self._scored(self._main, *budget)
             if draw == 0:
                 figures = {"embedding_map": M.embedding_map(test.x, test.table["task_id"])}
                 if test.examples:
@@ -232,7 +254,8 @@ class Evaluator:
                 draws.setdefault(k, []).append(v)
             for k, v in correct.items():
                 per_model.setdefault(k, []).append(v)
-        out = self._summarise(draws, per_model, test.table)
+        self.recheck.verify(lambda probes, where: self._embed(probes, where, keep=False), self.name)
+        out = summarise(self.track, "unseen" in splits, self.width, draws, per_model, test.table)
         out["figures"] = figures
         if self.iterations:
             out["info"]["probe_iterations"] = {
@@ -240,6 +263,23 @@ class Evaluator:
                 "median": float(np.median(self.iterations)),
             }
         return out
+
+    def _scored(self, score, *args):
+        """`score(*args)` within what is left of this draw's scoring time: scoring counts against the
+        runner's timeout (--timeout) like a call into the submission does."""
+        timeout = getattr(self.runner, "timeout", None)
+        start = time.perf_counter()
+        try:
+            with deadline(None if timeout is None else timeout - self.scoring):
+                return score(*args)
+        except Overrun:
+            raise SubmissionError(
+                f"embedder {self.name!r}: scoring one draw of its {self.width:,}-wide embeddings took "
+                f"more than the {timeout:g} s timeout (--timeout bounds each call into the submission "
+                "and the scoring of each draw); narrower embeddings score faster"
+            ) from None
+        finally:
+            self.scoring += time.perf_counter() - start
 
     def _probe(
         self, train: np.ndarray, train_y: np.ndarray, test: np.ndarray, test_y: np.ndarray
@@ -312,43 +352,6 @@ class Evaluator:
         """Clustering scores mean something only when every task has several models."""
         return bool(np.unique(split.table["task_id"], return_counts=True)[1].min() >= 2)
 
-    def _summarise(
-        self, draws: dict[str, list], per_model: dict[str, list[np.ndarray]], test_table: dict
-    ) -> dict:
-        out: dict = {}
-        arch_keys = [k for k in draws if k.startswith("arch_probe_accuracy/")]
-        for k, v in draws.items():
-            if k == "cloze_left_out" or k in arch_keys or k.startswith("budget/"):
-                continue
-            out[k] = M.summary(v)
-        out["budget_curve"] = {
-            k.split("/", 1)[1]: M.summary(v) for k, v in draws.items() if k.startswith("budget/")
-        }
-        if arch_keys:
-            out["arch_probe_accuracy"] = {k.split("/", 1)[1]: M.summary(draws[k]) for k in arch_keys}
-            main_draws = np.mean([draws[k] for k in arch_keys], axis=0).tolist()
-            groups = test_table["arch"]
-            out["main_score"] = M.summary(
-                main_draws, M.bootstrap_ci(np.mean(per_model["probe_accuracy"], axis=0), groups)
-            )
-        else:
-            main = self.track.main
-            out["main_score"] = M.summary(draws[main], M.bootstrap_ci(np.mean(per_model[main], axis=0)))
-            out[main] = {**out[main], "ci95": out["main_score"]["ci95"]}
-        info = {"main_metric": self.track.main, "embedding_dim": self.width}
-        if "cluster_ami" not in draws:
-            info["clustering"] = "omitted: the test split has one model per task"
-        if "unseen" in self.zoo.splits and "unseen_cluster_ami" not in draws:
-            info["unseen_clustering"] = "omitted: the unseen split has one model per task"
-        info["twins"] = (
-            "each test model's functional twin (hidden units permuted, rescaled by factors in "
-            "[1/4, 4]) probed at its inputs; same-task distances to "
-            + ("other test models" if "cluster_ami" in draws else "train models (one test model per task)")
-        )
-        if "cloze_left_out" in draws:
-            info["cloze_models_left_out_one_region"] = int(draws["cloze_left_out"][0])
-        return {"metrics": out, "info": info}
-
 
 def _rounded(t: torch.Tensor) -> list:
     return [round(float(v), 5) if t.is_floating_point() else bool(v) for v in t.tolist()]
@@ -365,15 +368,18 @@ def evaluate(
     quiet: bool = False,
     timeout: float = DEFAULT_TIMEOUT,
     runner=None,
+    snapshot: Snapshot | None = None,
 ) -> dict:
     """Run every metric of the zoo's track; returns `{"metrics", "info", "timings", "submission"}`.
 
-    A path or `module:callable` runs sealed in a worker process (as `netembench eval` does); an
-    already-loaded `Submission` runs in this process (code you trust). `runner` reuses a running one.
+    A path or `module:callable` runs sealed in a sandboxed worker (as `netembench eval` does); an
+    already-loaded `Submission` runs in this process (code you trust). `runner` reuses a running one,
+    `snapshot` the zoo as read before that runner started (else it is read here, before any call).
     """
     from netembench.worker import WorkerRunner
 
     start = time.perf_counter()
+    snapshot = snapshot or take(zoo, device)
     own = runner is None
     if own:
         runner = (
@@ -383,16 +389,20 @@ def evaluate(
         )
     try:
         seconds_before = runner.seconds
-        ev = Evaluator(runner, zoo, device=device, batch_size=batch_size, quiet=quiet)
+        ev = Evaluator(runner, zoo, device=device, batch_size=batch_size, quiet=quiet, snapshot=snapshot)
         result = ev.run()
-    finally:
+    except BaseException:  # an interrupt or a failure: the worker's tree ends now
         if own:
-            runner.close()
+            runner.close(kill=True)
+        raise
+    if own:
+        runner.close()
     result["timings"] = {
         "total_seconds": time.perf_counter() - start,
         "embedder_seconds": runner.seconds - seconds_before,
     }
     result["submission"] = runner.info
     result["isolated"] = isinstance(runner, WorkerRunner)
+    result["sealed"] = bool(getattr(runner, "sealed", False))
     result["protocol"] = ev.protocol.as_dict()
     return result

@@ -7,7 +7,8 @@ A result is listed when its schema, content hash, zoo, harness version and submi
 out; one whose zoo fingerprint is not the reference build of that zoo version (for a private-split
 result: the private build its spec records) is listed apart as "non-canonical zoo", and one on a
 superseded zoo version (its spec says `superseded_by`) or from a superseded harness version is
-listed apart as superseded. Nothing is written when any file or record is invalid.
+listed apart as superseded; one evaluated without the sandbox (`sealed: false`) is listed apart as
+unsealed and never verified. Nothing is written when any file or record is invalid.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from netembench.spec import ZooSpec, canonical_specs
 from netembench.verified import check_records
 
 # Earlier harness versions whose result files stay valid, listed apart as superseded.
-SUPERSEDED_HARNESSES = ("1.0.0", "1.1.0")
+SUPERSEDED_HARNESSES = ("1.0.0", "1.1.0", "1.2.0")
 # Accuracies, V-measures and their intervals lie in [0, 1]; a sum of floats may overshoot by ulps.
 BOUND_TOLERANCE = 1e-9
 # The cross-metric rule's margin (`cross_metric_problems`).
@@ -41,6 +42,7 @@ class Entry:
     superseded: bool = False  # on a zoo version or harness version that a newer one replaces
     verified: bool = False  # a valid signed record of a rerun matches it (verified.json)
     reference: str = ""  # fingerprint of the official build of its zoo and split ("": none recorded)
+    unsealed: bool = False  # evaluated by the current harness without its sandbox: never verified
 
     @property
     def name(self) -> str:
@@ -99,8 +101,10 @@ def collect(root: str | Path) -> tuple[list[Entry], list[str]]:
         data = item["data"]
         ref = f"{data['zoo']['name']}@{data['zoo']['version']}"
         superseded = bool(specs[ref].superseded_by) or data["harness_version"] in SUPERSEDED_HARNESSES
-        canonical = not superseded and item["reference"]
-        entries.append(Entry(root / rel, data, canonical, superseded, rel in verified, item["fingerprint"]))
+        unsealed = data["harness_version"] == HARNESS_VERSION and data["embedder"].get("sealed") is not True
+        canonical = not superseded and not unsealed and item["reference"]
+        verified_here = rel in verified and not unsealed
+        entries.append(Entry(root / rel, data, canonical, superseded, verified_here, item["fingerprint"], unsealed))
     return entries, problems + record_problems
 
 

@@ -75,7 +75,7 @@ def _reads(entry: Entry) -> str:
 def _groups(entries: list[Entry]) -> list[tuple[str, list[Entry]]]:
     """Sections of a track: the headline entries (a private-split score where there is one)
     self-supervised, then supervised; public-split scores of entries headed by a private one;
-    non-canonical zoo; superseded."""
+    non-canonical zoo; unsealed; superseded."""
     key = lambda e: (-e.metric("main_score"), e.name)  # noqa: E731
     top = headline(entries)
     sections = [
@@ -87,7 +87,11 @@ def _groups(entries: list[Entry]) -> list[tuple[str, list[Entry]]]:
         ),
         (
             "non-canonical zoo (another build of this zoo version)",
-            [e for e in entries if not e.canonical and not e.superseded],
+            [e for e in entries if not e.canonical and not e.superseded and not e.unsealed],
+        ),
+        (
+            "unsealed (evaluated without the sandbox; never verified)",
+            [e for e in entries if e.unsealed and not e.superseded],
         ),
         (
             "superseded zoo version (kept for reference; not comparable with current versions)",

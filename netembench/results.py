@@ -98,7 +98,8 @@ def build_result(zoo: Zoo, evaluation: dict[str, Any], device: str) -> dict[str,
             "supervised": submission.supervised,
             "n_params": submission.n_params,
             "source_hash": submission.source_hash,
-            "isolated": evaluation["isolated"],  # ran sealed in a worker process (what the leaderboard lists)
+            "isolated": evaluation["isolated"],  # ran in a worker process, not in the harness's own
+            "sealed": evaluation["sealed"],  # ...and that worker ran in the sandbox (harness 1.3)
         },
         "metrics": evaluation["metrics"],
         "info": evaluation["info"],
@@ -143,13 +144,15 @@ def check_result_path(path: Path, overwrite: bool) -> None:
 
 
 def write_result(result: dict[str, Any], path: str | Path, overwrite: bool = False) -> Path:
-    """Write atomically (temporary file, then rename); refuse an existing file unless `overwrite`."""
+    """Write atomically (temporary file, then rename; mode 0644); refuse an existing file unless
+    `overwrite`."""
     path = Path(path)
     if path.exists() and not overwrite:
         raise ResultError(f"result file {path} already exists; pass --overwrite to replace it")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
+        os.fchmod(fd, 0o644)  # mkstemp makes 0600; a result file is public
         with os.fdopen(fd, "w") as f:
             json.dump(result, f, indent=1, sort_keys=True)
             f.write("\n")
@@ -202,6 +205,8 @@ def validate_result(result: dict[str, Any]) -> list[str]:
             problems.append(f"embedder.{k} must be a {kind.__name__}")
     if result.get("split", "public") not in SPLITS:
         problems.append(f"split must be one of {', '.join(SPLITS)}, got {result['split']!r}")
+    if result["harness_version"] == HARNESS_VERSION and not isinstance(result["embedder"].get("sealed"), bool):
+        problems.append("embedder.sealed must be a bool")
     if problems:
         return problems
     for name, m in flat_metrics(result["metrics"]).items():

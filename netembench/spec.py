@@ -11,6 +11,7 @@ import dataclasses
 import math
 import re
 import sys
+import unicodedata
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from netembench import budget
 from netembench.population import Arch, TrainConfig
 from netembench.tasks import MAX_DEGREE, FineFamily, SeparatedFamily, TaskSet
 from netembench.tasks2d import Fine2DFamily, Separated2DFamily
@@ -36,6 +38,7 @@ CORE_SPLITS = ("train", "validation", "test")
 FIT_BAR = 1e-2
 _SPLIT_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _VERSION = re.compile(r"^\d+\.\d+\.\d+$")
+CONTROL = ("Cc", "Cf", "Zl", "Zp")  # Unicode categories refused in text fields: controls, line breaks
 
 
 class SpecError(ValueError):
@@ -234,6 +237,10 @@ def _validate(spec: ZooSpec, source: str) -> None:
         fail(f"name {spec.name!r} must be lower-case letters, digits, '.', '_' or '-'")
     if not _VERSION.match(spec.version):
         fail(f"version {spec.version!r} is not semantic (MAJOR.MINOR.PATCH)")
+    for field in ("description", "hub_repo", "reference_fingerprint"):
+        bad = next((c for c in getattr(spec, field) if unicodedata.category(c) in CONTROL), None)
+        if bad is not None:
+            fail(f"{field} holds the control character U+{ord(bad):04X}; text fields are one line of printable text")
     if spec.superseded_by and not _VERSION.match(spec.superseded_by):
         fail(f"superseded_by {spec.superseded_by!r} is not a semantic version (MAJOR.MINOR.PATCH)")
     for field, value, allowed, ok in _ranges(spec):
@@ -251,6 +258,9 @@ def _validate(spec: ZooSpec, source: str) -> None:
         dim = getattr(spec.tasks, "dim", 1)
         if arch.inputs != dim:
             fail(f"split {s.name!r}: architecture {s.arch} has {arch.inputs} inputs but the tasks have {dim}")
+    too_big = budget.problem(spec)  # before anything below walks the seeds
+    if too_big:
+        fail(too_big)
     names = spec.split_names
     for core in CORE_SPLITS:
         if core not in names:
@@ -279,6 +289,7 @@ def _ranges(spec: ZooSpec) -> list[tuple[str, Any, str, bool]]:
     """(field, value, allowed range, within it?) of every numeric field."""
     t, f = spec.training, spec.tasks
     checks = [
+        ("seed", spec.seed, "an integer from 0 to 2**63 - 1", 0 <= spec.seed < 2**63),
         ("shard_size", spec.shard_size, "an integer >= 1", spec.shard_size >= 1),
         ("fit_bar", spec.fit_bar, "finite and > 0", _finite(spec.fit_bar) and spec.fit_bar > 0),
         ("[training].steps", t.steps, "an integer from 1 to 1,000,000", 1 <= t.steps <= 1_000_000),

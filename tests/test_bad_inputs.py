@@ -99,6 +99,20 @@ EXTRA_LINES = {
     ),
     "unknown family": ('family = "separated"', 'family = "wiggly"', "[tasks].family must be one of"),
     "not toml": ("[training]", "[training", "not valid TOML"),
+    # harness 1.3: sizes and text fields are bounded before anything is built
+    "seed 2**128 + 1": ("seed = 7", f"seed = {2**128 + 1}", f"seed = {2**128 + 1} is out of range"),
+    "a billion tasks": ("n_tasks = 3", "n_tasks = 1000000000", "[tasks].n_tasks = 1,000,000,000 is too large"),
+    "1e20 seeds": (
+        "n_seeds = 2",
+        "n_seeds = 100000000000000000000",
+        "[[splits]] #1.n_seeds = 100,000,000,000,000,000,000 makes",
+    ),
+    "too much memory": ('arch = "1-6-1"', 'arch = "1-40000-40000-1"', "GiB to train (at most 64 GiB)"),
+    "description with a newline": (
+        'description = "a tiny zoo for tests"',
+        'description = "a tiny\\nzoo"',
+        "description holds the control character U+000A",
+    ),
 }
 
 
@@ -378,15 +392,6 @@ def test_output_paths_are_checked_before_evaluating(tmp_path, tiny_zoo, capsys):
 
 
 CHEATS = {
-    # ids are opaque and random per draw: a map from the public spec's ids to tasks is useless
-    "model ids": """
-        from netembench.spec import parse_spec
-        import pathlib
-        class E:
-            name, reads = "sub", frozenset({"grad"})
-            def embed(self, b):
-                return torch.nn.functional.one_hot(b.model_id % 4, 4).float()
-    """,
     # the stack holds no harness objects in the worker: nothing leads to the zoo or its labels
     "stack walk": """
         import inspect
@@ -508,6 +513,15 @@ RESULT_DAMAGE = {
         "per_draw must be a non-empty list of finite numbers",
     ),
 }
+
+
+def test_a_score_one_rounding_error_above_one_is_valid(tmp_path, tiny_zoo, capsys):
+    def edit(d):
+        d["metrics"]["knn_accuracy"].update(per_draw=[1.0000000000000002] * 4, mean=1.0000000000000002)
+
+    root, _ = _board(tmp_path, tiny_zoo, edit)
+    code, out, _ = run(capsys, "leaderboard", "--root", root)
+    assert code == 0 and "INVALID" not in out, out
 
 
 @pytest.mark.parametrize("edit,message", RESULT_DAMAGE.values(), ids=RESULT_DAMAGE)
