@@ -34,6 +34,7 @@ NAME_RULE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 NAME_RULE_TEXT = "1-64 letters, digits, '_' or '-', starting with a letter or digit"
 # Bounds on what an embedder returns (harness 1.3): they bound the harness's memory and scoring time.
 MAX_WIDTH = 65_536  # floats per embedding
+MAX_ABS = 1e30  # largest embedding entry: the scoring squares and sums them in float64
 BATCH_BYTES = 1 << 28  # bytes of one answer's tensor: 512 models x 65,536 float64s
 
 
@@ -166,6 +167,11 @@ class InProcessRunner:
         to = getattr(submission.embedder, "to", None)
         if callable(to):
             to(torch.device(device))
+
+    def fresh(self) -> InProcessRunner:
+        """The same runner: an in-process evaluation shares its process with the harness anyway
+        (unsealed, never verified)."""
+        return self
 
     def prepare(self, zoo: ZooIdentity) -> None:
         prepare = getattr(self.submission.embedder, "prepare", None)

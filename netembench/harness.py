@@ -34,6 +34,7 @@ from netembench.consistency import Recheck
 from netembench.deadline import Overrun, deadline
 from netembench.embedders import (
     BATCH_BYTES,
+    MAX_ABS,
     MAX_WIDTH,
     InProcessRunner,
     Submission,
@@ -164,8 +165,20 @@ class Evaluator:
             np.concatenate(twin_parts)[order] if twins else None,
         )
 
-    def _embed(self, probes: ProbeSet, where: str, keep: bool = True) -> np.ndarray:
-        out = self.runner.call("embed", probes.batch(self.runner.info.reads, masked=False), where)
+    def _recheck(self) -> None:
+        """Embed the kept sample again in a fresh worker: a submission that remembered its first
+        answers (and so repeats them whatever the batch) starts from nothing there."""
+        fresh = self.runner.fresh()
+        try:
+            if fresh is not self.runner:
+                fresh.prepare(ZooIdentity(self.zoo.name, self.zoo.version, self.zoo.fingerprint))
+            self.recheck.verify(lambda p, where: self._embed(p, where, keep=False, runner=fresh), self.name)
+        finally:
+            if fresh is not self.runner:
+                fresh.close()
+
+    def _embed(self, probes: ProbeSet, where: str, keep: bool = True, runner=None) -> np.ndarray:
+        out = (runner or self.runner).call("embed", probes.batch(self.runner.info.reads, masked=False), where)
         b = len(probes.x)
         if out.ndim != 2 or out.shape[0] != b:
             raise SubmissionError(
@@ -182,6 +195,12 @@ class Evaluator:
             )
         if not torch.isfinite(out).all():
             raise SubmissionError(f"embedder {self.name!r}: embed returned NaN or inf on {where}")
+        if out.shape[1] == 0 or out.abs().max() > MAX_ABS:
+            raise SubmissionError(
+                f"embedder {self.name!r}: embed returned {out.shape[1]}-wide embeddings with entries up to "
+                f"{float(out.abs().max()) if out.numel() else 0:.3g} on {where}; embeddings need at least one "
+                f"entry, each at most {MAX_ABS:g} in size (scale them)"
+            )
         if self.width is None:
             self.width = out.shape[1]
         elif out.shape[1] != self.width:
@@ -254,7 +273,7 @@ class Evaluator:
                 draws.setdefault(k, []).append(v)
             for k, v in correct.items():
                 per_model.setdefault(k, []).append(v)
-        self.recheck.verify(lambda probes, where: self._embed(probes, where, keep=False), self.name)
+        self._recheck()
         out = summarise(self.track, "unseen" in splits, self.width, draws, per_model, test.table)
         out["figures"] = figures
         if self.iterations:

@@ -22,6 +22,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -138,6 +139,7 @@ class WorkerRunner:
     def __init__(self, ref: str, device: str = "cpu", timeout: float = 600.0) -> None:
         located = _locate(ref)
         self.ref, self.timeout, self.sealed = located.ref, timeout, sandbox_or_warn()
+        self.device = device
         self.source_hash = located.source_hash  # of the files this process mounts for the worker
         mounts = located.mounts()
         mine, theirs = socket.socketpair()
@@ -152,10 +154,18 @@ class WorkerRunner:
             self._info_fd, info_w = os.pipe()
             fds.append(info_w)
             argv = sandbox.command(argv, mounts, device, info_w)
-        # Its own session: a terminal's Ctrl-C reaches the harness, which then ends the worker.
+        # Its own session: a terminal's Ctrl-C reaches the harness, which then ends the worker. Its
+        # output goes through a pipe that this process relays (`relay_output`), never to our files.
         self._process = subprocess.Popen(
-            argv, pass_fds=fds, stdin=subprocess.DEVNULL, env=env, start_new_session=True
+            argv,
+            pass_fds=fds,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
         )
+        threading.Thread(target=relay_output, args=(self._process.stdout, self.ref), daemon=True).start()
         for fd in fds:
             os.close(fd)
         self._channel = Channel(mine)
@@ -163,19 +173,25 @@ class WorkerRunner:
         self._sandbox_pid: int | None = None
         self._calls, self.seconds = 0, 0.0
 
+    def fresh(self) -> WorkerRunner:
+        """Another worker of the same submission, sharing no state (memory, cache) with this one."""
+        return WorkerRunner(self.ref, self.device, self.timeout)
+
     def _check_mounts(self, mounts: list[Path]) -> None:
-        """Refuse to mount the whole file system, links that lead out of the working directory or
-        into the zoo cache, and (run as root) files the worker, as nobody, could not read."""
+        """Refuse to mount the whole file system, links that lead out of the working directory, into
+        the zoo cache or to anything but Python source (a zoo, a result or a key elsewhere in the
+        project must stay out of sight), and (run as root) files the worker, as nobody, could not read."""
         from netembench.registry import cache_dir  # the harness's side only: the worker need not load it
 
         if any(p.parent == p for p in mounts):
             raise SubmissionError(f"submission {self.ref}: a submission cannot be the whole file system")
         here, cache = Path.cwd().resolve(), cache_dir().resolve()
         for target in mounts[1:]:  # targets of symbolic links out of the submission's folder
-            if here not in target.parents or target == cache or cache in target.parents:
+            if here not in target.parents or target == cache or cache in target.parents or target.suffix != ".py":
                 raise SubmissionError(
                     f"submission {self.ref}: a symbolic link in it leads to {target}, outside the working "
-                    "directory or into the zoo cache; the sandbox mounts only files of the project"
+                    "directory, into the zoo cache or to a file that is not Python source; the sandbox mounts "
+                    "only the project's code through links (copy data files into the submission's folder)"
                 )
         hidden = sandbox.unreadable(mounts)
         if hidden is not None:
@@ -318,6 +334,24 @@ class WorkerRunner:
         if self._info_fd is not None:
             os.close(self._info_fd)
             self._info_fd = None
+
+
+RELAY_LIMIT = 1 << 20  # bytes of a worker's output shown; the rest is counted, not shown
+
+
+def relay_output(stream, ref: str) -> None:
+    """Show a worker's output on our stderr, line by line, prefixed, with control characters
+    (terminal escapes) replaced and at most `RELAY_LIMIT` bytes: it cannot seek, truncate or flood
+    the files our own output goes to."""
+    shown = 0
+    with stream:
+        for line in iter(lambda: stream.readline(4096), b""):
+            shown += len(line)
+            if shown <= RELAY_LIMIT:
+                text = printable(line.decode(errors="replace").rstrip("\n"), 4096)
+                print(f"[{ref}] {text}", file=sys.stderr, flush=True)
+            elif shown - len(line) <= RELAY_LIMIT:
+                print(f"[{ref}] (more output not shown)", file=sys.stderr, flush=True)
 
 
 def main(argv: list[str]) -> None:

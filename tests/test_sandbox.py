@@ -180,7 +180,13 @@ def test_links_out_of_a_submission_are_mounted_only_within_the_project(tmp_path,
     (folder / "embedder.py").write_text(textwrap.dedent(CONSTANT))
     (folder / "labels.parquet").symlink_to(Path(tiny_zoo.path) / "metadata" / "test.parquet")
     code, _, err = eval_here(capsys, tmp_path, folder, tiny_zoo.path)
-    one_line_error(code, err, "a symbolic link in it leads to", "outside the working directory or into the zoo cache")
+    one_line_error(code, err, "a symbolic link in it leads to", "outside the working directory, into the zoo cache")
+    # A zoo elsewhere in the project (not the cache) stays out of sight too: links reach code only.
+    monkeypatch.setenv("NETEMBENCH_CACHE", str(tmp_path / "elsewhere"))
+    monkeypatch.chdir(tmp_path.parent)
+    code, _, err = eval_here(capsys, tmp_path, folder, tiny_zoo.path)
+    one_line_error(code, err, "a symbolic link in it leads to", "to a file that is not Python source")
+    monkeypatch.chdir(ROOT)
     shipped = worker.WorkerRunner("baselines/weight_space_supervised")  # links to baselines/weight_space
     try:
         assert shipped.info.name == "weight_space_supervised" and shipped.sealed
@@ -322,6 +328,72 @@ def test_embeddings_that_are_not_functions_of_their_probe_sets_fail(tiny_zoo, ho
         evaluate(Submission(Dependent(how), "test", []), tiny_zoo, quiet=True)
 
 
+MEMO = """
+import torch
+class E:
+    name, reads = "sub", frozenset({"grad"})
+    def __init__(self):
+        self.memo = {}
+    def embed(self, b):
+        features = torch.stack([b.grad.mean(1), b.grad.std(1)], 1)
+        fresh = features - features.mean(0) + torch.randn(len(b), 2)
+        out = []
+        for i in range(len(b)):  # the first answer for a probe set, repeated whatever the batch
+            key = (b.x[i].numpy().tobytes(), b.grad[i].numpy().tobytes())
+            out.append(self.memo.setdefault(key, fresh[i]))
+        return torch.stack(out)
+def load_embedder():
+    return E()
+"""
+
+
+@needs_sandbox
+def test_a_submission_that_remembers_its_first_answers_fails_the_recheck(tmp_path, tiny_zoo, capsys):
+    """The recheck runs in a fresh worker, so remembered answers are not there to repeat."""
+    code, _, err = eval_here(capsys, tmp_path, write(tmp_path, MEMO), tiny_zoo.path)
+    one_line_error(code, err, "embedder 'sub': embeddings are not functions of their probe sets")
+
+
+LOUD = """
+import os, stat, torch
+class E:
+    name, reads = "sub", frozenset({"grad"})
+    def embed(self, b):
+        print("\x1b]0;PWNED\x07 fd1 is a pipe:", stat.S_ISFIFO(os.fstat(1).st_mode), flush=True)
+        try:
+            os.ftruncate(1, 0)
+        except OSError as err:
+            print("truncate refused:", err.errno, flush=True)
+        return torch.zeros(len(b), 2) + b.grad.mean(1, keepdim=True)
+def load_embedder():
+    return E()
+"""
+
+
+def test_worker_output_is_relayed_not_inherited(tmp_path, tiny_zoo):
+    """A worker writes to a pipe the harness relays: it cannot seek or truncate the files the
+    harness writes to, and its terminal escapes are shown as '?'."""
+    log = tmp_path / "log.txt"
+    log.write_text("earlier lines\n")
+    with log.open("a") as out:
+        argv = [sys.executable, "-m", "netembench", "eval", str(write(tmp_path, LOUD)), "--zoo", str(tiny_zoo.path)]
+        done = subprocess.run([*argv, "--quiet", "--results-dir", str(tmp_path / "r")], stdout=out, stderr=out, cwd=ROOT)
+    text = log.read_text()
+    assert done.returncode == 0, text
+    assert text.startswith("earlier lines\n") and "fd1 is a pipe: True" in text
+    assert "\x1b" not in text and "?]0;PWNED?" in text
+
+
+@pytest.mark.parametrize(
+    "values, message",
+    [("torch.zeros(len(b), 0)", "0-wide embeddings"), ("torch.full((len(b), 2), 1e300, dtype=torch.float64)", "each at most 1e+30")],
+)
+def test_empty_and_huge_embeddings_are_refused_in_one_line(tmp_path, tiny_zoo, capsys, values, message):
+    sub = write(tmp_path, CONSTANT.replace("torch.zeros(len(b), 2)", values))
+    code, _, err = eval_here(capsys, tmp_path, sub, tiny_zoo.path)
+    one_line_error(code, err, "embedder 'sub': embed returned", message)
+
+
 def test_embeddings_keyed_on_model_ids_fail_in_one_line(tmp_path, tiny_zoo, capsys):
     by_id = "torch.nn.functional.one_hot(b.model_id % 4, 4).float()"
     sub = write(tmp_path, CONSTANT.replace("torch.zeros(len(b), 2)", by_id))
@@ -354,9 +426,7 @@ def test_the_leaderboard_lists_unsealed_results_apart_and_never_verified(tmp_pat
     data["embedder"].update(isolated=True, sealed=False)
     data["content_hash"] = content_hash(data)
     path = write_result(data, root / "results" / "integ" / "poly-seed@1.1.0.json")
-    record = {"integ/poly-seed@1.1.0": {"content_hash": data["content_hash"]}}
-    (root / "verified.json").write_text(json.dumps(record))
-    (entry,), problems = collect(root)
+    (entry,), problems = collect(root)  # a signed record of it fails --check (tests/test_leaderboard.py)
     assert problems == [] and entry.unsealed and not entry.verified and not entry.canonical
     assert "unsealed (evaluated without the sandbox; never verified)" in render_markdown([entry])
     assert path.stat().st_mode & 0o777 == 0o644
