@@ -421,11 +421,11 @@ def test_the_leaderboard_lists_unsealed_results_apart_and_never_verified(tmp_pat
     root = tmp_path / "repo" / "leaderboard"
     shutil.copytree(ROOT / "baselines" / "integ", tmp_path / "repo" / "baselines" / "integ")
     data = build_result(tiny_zoo, evaluate(load_submission("baselines/integ"), tiny_zoo, quiet=True), "cpu")
-    reference = canonical_specs()["poly-seed@1.1.0"].reference_fingerprint
-    data["zoo"].update(name="poly-seed", version="1.1.0", fingerprint=reference)
+    reference = canonical_specs()["poly-seed@1.2.0"].reference_fingerprint
+    data["zoo"].update(name="poly-seed", version="1.2.0", fingerprint=reference)
     data["embedder"].update(isolated=True, sealed=False)
     data["content_hash"] = content_hash(data)
-    path = write_result(data, root / "results" / "integ" / "poly-seed@1.1.0.json")
+    path = write_result(data, root / "results" / "integ" / "poly-seed@1.2.0.json")
     (entry,), problems = collect(root)  # a signed record of it fails --check (tests/test_leaderboard.py)
     assert problems == [] and entry.unsealed and not entry.verified and not entry.canonical
     assert "unsealed (evaluated without the sandbox; never verified)" in render_markdown([entry])
