@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from netembench.embedders import NAME_RULE, NAME_RULE_TEXT
+from netembench.embedders import NAME_RULE, NAME_RULE_TEXT, SubmissionError, locate_submission
 from netembench.harness import HARNESS_VERSION
 from netembench.results import flat_metrics, read_result, result_name, ResultError, validate_result
 from netembench.spec import ZooSpec, canonical_specs
@@ -101,6 +101,11 @@ def collect(root: str | Path) -> tuple[list[Entry], list[str]]:
         data = item["data"]
         ref = f"{data['zoo']['name']}@{data['zoo']['version']}"
         superseded = bool(specs[ref].superseded_by) or data["harness_version"] in SUPERSEDED_HARNESSES
+        if not superseded:  # a current entry must name the committed code that produced it
+            moved = code_problem(root, data)
+            if moved:
+                problems.append(f"{rel}: {moved}")
+                continue
         unsealed = data["harness_version"] == HARNESS_VERSION and data["embedder"].get("sealed") is not True
         canonical = not superseded and not unsealed and item["reference"]
         verified_here = rel in verified and not unsealed
@@ -142,6 +147,21 @@ def file_problems(
     if not (root.resolve().parent / emb["submission"]).exists():
         return [f"the submission code {emb['submission']} is missing (commit it beside the result)"]
     return []
+
+
+def code_problem(root: Path, data: dict[str, Any]) -> str:
+    """Why a result does not match the committed submission it names ("" when it does): the
+    leaderboard links that code, so its source hash must be the one the result recorded."""
+    try:
+        located = locate_submission(root.resolve().parent / data["embedder"]["submission"])
+    except SubmissionError as err:
+        return str(err)
+    if located.source_hash != data["embedder"]["source_hash"]:
+        return (
+            f"the committed code of {data['embedder']['submission']} is not the code this result was "
+            "evaluated with (source hash differs): re-evaluate it"
+        )
+    return ""
 
 
 def consistency_problems(data: dict[str, Any]) -> list[str]:

@@ -144,6 +144,10 @@ def _rewrite(path: Path, edit) -> None:
             lambda p: shutil.copy(p, p.parent.parent / "grad_bins" / "copy.json"),
             f"duplicate entry for integ on {SEED.ref}",
         ),
+        (
+            lambda p: (p.parents[3] / "baselines/integ/embedder.py").open("a").write("# edited\n"),
+            "the committed code of baselines/integ is not the code this result was evaluated with",
+        ),
     ],
 )
 def test_check_names_every_bad_file_and_writes_nothing(board, capsys, damage, reason):
