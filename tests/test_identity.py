@@ -86,9 +86,10 @@ def test_reference_notes_say_what_follows():
     seed = resolve_spec("poly-seed")
     assert reference_note(seed.ref, seed.reference_fingerprint) is None
     note = reference_note(seed.ref, "0" * 64)
-    assert note.startswith("note: poly-seed@1.1.0 fingerprint 000000000000 is not the reference")
+    assert note.startswith("note: poly-seed@1.2.0 fingerprint 000000000000 is not the reference")
     assert "listed as non-canonical" in note and "\n" not in note
     assert "superseded by poly-seed@1.1.0" in reference_note("poly-seed@1.0.0", "x")
+    assert "superseded by poly-seed@1.2.0" in reference_note("poly-seed@1.1.0", "x")
     assert "not a shipped version" in reference_note("poly-seed@7.0.0", "x")
     assert reference_note("my-own-zoo@0.1.0", "x") is None
 

@@ -66,14 +66,15 @@ def test_toml_round_trip(tiny_spec):
 
 
 def test_resolve_names_versions_and_files(tmp_path):
-    assert resolve_spec("poly-seed").ref == "poly-seed@1.1.0"  # the latest version
+    assert resolve_spec("poly-seed").ref == "poly-seed@1.2.0"  # the latest version
     assert resolve_spec("poly-seed@1.0.0").superseded_by == "1.1.0"
+    assert resolve_spec("poly-seed@1.1.0").superseded_by == "1.2.0"
     with pytest.raises(
         SpecError, match="unknown zoo 'poly-sed'; known zoos: poly-fine, poly-many, poly-seed, poly-xarch"
     ):
         resolve_spec("poly-sed")
     with pytest.raises(
-        SpecError, match=r"unknown version '9.9.9' of zoo 'poly-seed'; known versions: 1.0.0, 1.1.0"
+        SpecError, match=r"unknown version '9.9.9' of zoo 'poly-seed'; known versions: 1.0.0, 1.1.0, 1.2.0"
     ):
         resolve_spec("poly-seed@9.9.9")
     path = tmp_path / "tiny.toml"

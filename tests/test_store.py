@@ -146,7 +146,7 @@ def test_overwrite_keeps_the_old_zoo_until_the_new_one_is_complete(tiny_spec, tm
 def test_load_zoo_by_name_uses_the_cache(tmp_path):
     with pytest.raises(
         ZooError,
-        match=r"zoo poly-seed@1.1.0 is not in the cache .*; build it with 'netembench zoo build poly-seed@1.1.0'",
+        match=r"zoo poly-seed@1.2.0 is not in the cache .*; build it with 'netembench zoo build poly-seed@1.2.0'",
     ):
         load_zoo("poly-seed")
     with pytest.raises(ZooError, match="no zoo folder at ./nowhere"):
