@@ -135,7 +135,7 @@ def _board(tmp_path: Path) -> Path:
     and a private-split copy of it on a private build with fingerprint f...f."""
     repo = tmp_path / "repo"
     shutil.copytree(ROOT / "baselines" / "integ", repo / "baselines" / "integ")
-    public = json.loads((ROOT / "leaderboard/results/integ/poly-seed@1.1.0.json").read_text())
+    public = json.loads((ROOT / "leaderboard/results/integ/poly-seed@1.2.0.json").read_text())
     public["zoo"].update(version=SEED.version, fingerprint=REFERENCE)
     public["content_hash"] = content_hash(public)
     (repo / "leaderboard/results/integ").mkdir(parents=True)
