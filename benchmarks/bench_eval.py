@@ -29,13 +29,13 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 
 from netembench import __version__
-from netembench import metrics as M
-from netembench.embedders import InProcessRunner, load_submission
-from netembench.harness import Evaluator, evaluate
-from netembench.probes import forward_with_gradients
-from netembench.registry import load_zoo
-from netembench.spec import CANONICAL_TRACKS
-from netembench.worker import WorkerRunner
+from netembench.eval import metrics as M
+from netembench.eval.embedders import InProcessRunner, load_submission
+from netembench.eval.harness import Evaluator, evaluate
+from netembench.eval.probes import forward_with_gradients
+from netembench.zoo.source import load_zoo
+from netembench.zoo.spec import CANONICAL_TRACKS
+from netembench.eval.worker import WorkerRunner
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -25,9 +25,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from netembench import __version__, rng
-from netembench.population import Arch, TrainConfig, train_population
-from netembench.spec import resolve_spec
+from netembench import __version__
+
+from netembench.zoo import rng
+from netembench.zoo.population import Arch, TrainConfig, train_population
+from netembench.zoo.spec import resolve_spec
 from netembench.threads import idle_cores
 
 

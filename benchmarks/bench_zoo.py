@@ -36,10 +36,12 @@ import torch
 
 from unittest import mock
 
-from netembench import __version__, population, rng
-from netembench.build import build_zoo
-from netembench.population import Arch, TrainConfig, init_population, polyval, train_one_reference
-from netembench.population import train_population, training_inputs, training_layout
+from netembench import __version__
+
+from netembench.zoo import population, rng
+from netembench.zoo.build import build_zoo
+from netembench.zoo.population import Arch, TrainConfig, init_population, polyval, train_one_reference
+from netembench.zoo.population import train_population, training_inputs, training_layout
 
 
 class Adam11(population.ElementwiseAdam):
@@ -61,7 +63,7 @@ class Adam11(population.ElementwiseAdam):
 def train_exact_11(arch: Arch, coef: torch.Tensor, keys: torch.Tensor, config: TrainConfig) -> None:
     with mock.patch.object(population, "ElementwiseAdam", Adam11):
         train_population(arch, coef, keys, config)
-from netembench.spec import resolve_spec
+from netembench.zoo.spec import resolve_spec
 
 
 def train_blas(arch: Arch, coef: torch.Tensor, keys: torch.Tensor, config: TrainConfig) -> None:

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import torch
 
-from netembench import rng
-from netembench.population import Arch, TrainConfig, fit_rel_mse, train_population
-from netembench.tasks2d import Separated2DFamily
+from netembench.zoo import rng
+from netembench.zoo.population import Arch, TrainConfig, fit_rel_mse, train_population
+from netembench.zoo.tasks2d import Separated2DFamily
 
 BAR_MEDIAN, BAR_WORST = 1e-3, 1e-2
 

@@ -11,20 +11,25 @@ os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
 
 __version__ = "0.1.0"
 
+# The flat layout's module paths (`netembench.features`, …) import the modules that moved.
+from netembench.moved import install as _install_flat_layout  # noqa: E402
+
+_install_flat_layout()
+
 # The public API, imported on first use (PEP 562): a submission's worker process and every command
 # load only the modules they need (the harness and scikit-learn cost a worker a second of start-up).
 _EXPORTS = {
-    "ClozeEmbedder": "netembench.embedders",
-    "Embedder": "netembench.embedders",
-    "Unsupported": "netembench.embedders",
-    "load_submission": "netembench.embedders",
-    "evaluate": "netembench.harness",
-    "PROTOCOL_V1": "netembench.probes",
-    "ProbeBatch": "netembench.probes",
-    "load_zoo": "netembench.registry",
-    "ZooSpec": "netembench.spec",
-    "resolve_spec": "netembench.spec",
-    "Zoo": "netembench.store",
+    "ClozeEmbedder": "netembench.eval.embedders",
+    "Embedder": "netembench.eval.embedders",
+    "Unsupported": "netembench.eval.embedders",
+    "load_submission": "netembench.eval.embedders",
+    "evaluate": "netembench.eval.harness",
+    "PROTOCOL_V1": "netembench.eval.probes",
+    "ProbeBatch": "netembench.eval.probes",
+    "load_zoo": "netembench.zoo.source",
+    "ZooSpec": "netembench.zoo.spec",
+    "resolve_spec": "netembench.zoo.spec",
+    "Zoo": "netembench.zoo.store",
 }
 __all__ = [*sorted(_EXPORTS), "__version__"]
 

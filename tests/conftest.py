@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from netembench.build import build_zoo
-from netembench.spec import parse_spec
+from netembench.zoo.build import build_zoo
+from netembench.zoo.spec import parse_spec
 
 TINY_SPEC = """
 name = "tiny"

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from netembench.cli import main
-from netembench.spec import SpecError, parse_spec
+from netembench.zoo.spec import SpecError, parse_spec
 from tests.conftest import TINY_SPEC
 
 
@@ -206,7 +206,7 @@ def test_a_build_that_misses_the_fit_bar_writes_nothing(tmp_path, capsys):
 
 
 def test_a_killed_build_leaves_nothing_the_next_build_keeps(tmp_path, tiny_spec):
-    from netembench.build import build_zoo
+    from netembench.zoo.build import build_zoo
 
     stale = tmp_path / ".zoo.partial-999999999-abc"  # a build whose process is gone
     stale.mkdir()
@@ -406,7 +406,7 @@ CHEATS = {
     # the metrics run in the harness process: patching them here changes nothing there
     "patched metrics": """
         import numpy as np
-        import netembench.metrics as M
+        import netembench.eval.metrics as M
         M.probe_fit = lambda *a, **k: (np.ones(len(a[3]), dtype=bool), 1)
         class E:
             name, reads = "sub", frozenset({"grad"})
@@ -425,8 +425,8 @@ CHEATS = {
     """,
     # inputs are keyed on the model's weights, not its id: recomputing id-keyed draws finds nothing
     "input matching": """
-        from netembench import rng
-        from netembench.probes import STREAM_X
+        from netembench.zoo import rng
+        from netembench.eval.probes import STREAM_X
         class E:
             name, reads = "sub", frozenset({"grad"})
             def embed(self, b):
@@ -461,8 +461,8 @@ def test_cheats_score_at_chance(tmp_path, tiny_zoo, capsys, body):
     )  # 3 tasks, 3 test models on 1-8-8-1: chance is 1/3
     if "cloze_nmse_pooled" in result["metrics"]:  # the harness scored its own mask and its own gradients
         assert result["metrics"]["cloze_nmse_pooled"]["mean"] > 0.05
-        from netembench.embedders import load_submission
-        from netembench.harness import evaluate
+        from netembench.eval.embedders import load_submission
+        from netembench.eval.harness import evaluate
 
         honest = evaluate(load_submission("baselines/interp"), tiny_zoo, quiet=True)["metrics"]
         assert result["metrics"]["interp_nmse_pooled"] == honest["interp_nmse_pooled"]
@@ -472,8 +472,8 @@ def test_cheats_score_at_chance(tmp_path, tiny_zoo, capsys, body):
 
 
 def _board(tmp_path, tiny_zoo, edit) -> tuple:
-    from netembench.harness import evaluate
-    from netembench.results import build_result, content_hash, write_result
+    from netembench.eval.harness import evaluate
+    from netembench.board.results import build_result, content_hash, write_result
 
     root = tmp_path / "repo" / "leaderboard"
     shutil.copytree("baselines/integ", tmp_path / "repo" / "baselines" / "integ")

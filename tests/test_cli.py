@@ -72,8 +72,8 @@ def test_list_shows_canonical_zoos(capsys):
 def test_verify_a_damaged_cached_zoo_by_name(tiny_spec, tmp_path, capsys, monkeypatch):
     import shutil
 
-    from netembench.build import build_zoo
-    from netembench.registry import cached_path
+    from netembench.zoo.build import build_zoo
+    from netembench.zoo.source import cached_path
 
     target = cached_path(tiny_spec)
     build_zoo(tiny_spec, target, quiet=True)

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from netembench.embedders import load_submission
-from netembench.harness import evaluate
+from netembench.eval.embedders import load_submission
+from netembench.eval.harness import evaluate
 
 HERE = Path(__file__).resolve().parent.parent / "baselines" / "cloze_transformer"
 
@@ -77,7 +77,7 @@ def test_a_zoo_without_checkpoint_is_skipped(tiny_zoo, tmp_path):
 def test_cloze_predictions_are_constant_on_a_region_and_exact_where_visible(tiny_zoo):
     """A ReLU network's gradient is constant on a linear region: so are the predictions; visible
     gradients are passed through."""
-    from netembench.training import training_batches
+    from netembench.eval.training import training_batches
 
     sub = load_submission(HERE)
     torch.manual_seed(0)
@@ -124,8 +124,8 @@ def test_v3_trains_and_evaluates_on_2d_inputs(tiny_2d_zoo, tmp_path):
     m = evaluate(sub, tiny_2d_zoo, quiet=True)["metrics"]
     assert 0 <= m["main_score"]["mean"] <= 1 and m["cloze_nmse_pooled"]["mean"] > 0
 
-    from netembench.tracks import track_for
-    from netembench.training import training_batches
+    from netembench.eval.tracks import track_for
+    from netembench.eval.training import training_batches
 
     (view,) = next(training_batches(tiny_2d_zoo, "train", 8, protocol=track_for("tiny2d", 2).protocol))
     pred = sub.embedder.predict_masked(view.batch)

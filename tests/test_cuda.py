@@ -2,7 +2,7 @@
 
 The exact GEMMs have integer operands of at most 11 bits in float32 (TF32 represents them
 exactly) and exact float64 otherwise, and every other operation is exact or correctly rounded
-(`netembench.rounding`), so a CUDA build must give the golden fingerprints the CPU gives.
+(`netembench.zoo.rounding`), so a CUDA build must give the golden fingerprints the CPU gives.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import sys
 import pytest
 import torch
 
-from netembench import rounding
-from netembench.population import Arch, TrainConfig, fit_rel_mse, train_population
+from netembench.zoo import rounding
+from netembench.zoo.population import Arch, TrainConfig, fit_rel_mse, train_population
 from tests.conftest import TINY_2D_SPEC, TINY_SPEC
 from tests.test_reproducibility import TINY_2D_FINGERPRINT, TINY_FINGERPRINT
 

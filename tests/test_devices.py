@@ -11,11 +11,11 @@ import pytest
 import torch
 
 from tests.fake_cuda import CUDA, FakeCuda, on_cuda
-from netembench.embedders import Unsupported, ZooIdentity, load_submission
-from netembench.harness import evaluate
-from netembench.probes import ProbeSet, draw_probes, evaluation_keys
-from netembench.tracks import track_for
-from netembench.worker import WorkerRunner
+from netembench.eval.embedders import Unsupported, ZooIdentity, load_submission
+from netembench.eval.harness import evaluate
+from netembench.eval.probes import ProbeSet, draw_probes, evaluation_keys
+from netembench.eval.tracks import track_for
+from netembench.eval.worker import WorkerRunner
 
 BASELINES = sorted(p.parent.name for p in Path("baselines").glob("*/embedder.py"))
 # Zoos the shipped checkpoints were trained for (a 1-D or 2-D checkpoint reads any zoo of its inputs).

@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from netembench.cli import main
-from netembench.embedders import SubmissionError, load_submission
-from netembench.harness import evaluate
-from netembench.results import build_result, validate_result
+from netembench.eval.embedders import SubmissionError, load_submission
+from netembench.eval.harness import evaluate
+from netembench.board.results import build_result, validate_result
 
 
 class Oracle:
@@ -45,7 +45,7 @@ class Constant:
 
 
 def sub(embedder, ref="test"):
-    from netembench.embedders import Submission
+    from netembench.eval.embedders import Submission
 
     return Submission(embedder, ref, [])
 
@@ -215,7 +215,7 @@ def test_failed_eval_writes_nothing(tiny_zoo, tmp_path, capsys):
 
 
 def test_clustering_is_omitted_with_one_test_model_per_task(tiny_spec, tmp_path):
-    from netembench.build import build_zoo
+    from netembench.zoo.build import build_zoo
 
     spec = tiny_spec.replace(
         splits=tuple(s for s in tiny_spec.splits if not (s.name == "test" and s.arch == "1-6-1"))
@@ -228,7 +228,7 @@ def test_clustering_is_omitted_with_one_test_model_per_task(tiny_spec, tmp_path)
 
 
 def test_2d_tracks_run_v2_baselines_and_skip_v1_only_embedders(tiny_2d_zoo):
-    from netembench.embedders import Unsupported
+    from netembench.eval.embedders import Unsupported
 
     out = evaluate(load_submission("baselines/potential"), tiny_2d_zoo, quiet=True)
     assert out["protocol"]["version"] == 2 and out["protocol"]["dim"] == 2
@@ -245,12 +245,12 @@ class NearestCloze:
     name, reads, protocols = "nearest_cloze", frozenset({"grad"}), frozenset({2})
 
     def embed(self, batch):
-        from netembench.features import cell_means
+        from netembench.eval.features import cell_means
 
         return cell_means(batch.x, batch.grad)
 
     def predict_masked(self, batch):
-        from netembench.features import nearest_fill
+        from netembench.eval.features import nearest_fill
 
         return nearest_fill(batch.x, batch.grad, batch.mask)
 

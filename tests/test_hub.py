@@ -5,9 +5,9 @@ import shutil
 import pytest
 
 from netembench.cli import main
-from netembench.hub import HubError, push_zoo
-from netembench.registry import load_zoo
-from netembench.store import Zoo, ZooIntegrityError
+from netembench.zoo.hub import HubError, push_zoo
+from netembench.zoo.source import load_zoo
+from netembench.zoo.store import Zoo, ZooIntegrityError
 from tests.hub_server import TOKEN, FakeHub
 
 REPO = "netembench/tiny-zoo"
@@ -43,7 +43,7 @@ def test_tag_resolves_to_a_commit_that_is_recorded(hub, tiny_zoo):
 
 
 def test_pinned_revisions_pick_their_commit(hub, tiny_zoo, tiny_spec, tmp_path):
-    from netembench.build import build_zoo
+    from netembench.zoo.build import build_zoo
 
     old = hub.add(REPO, tiny_zoo.path, refs=("v0.1.0",))
     other = build_zoo(tiny_spec.replace(seed=99), tmp_path / "other", quiet=True)

@@ -10,10 +10,10 @@ import pytest
 import safetensors.numpy
 
 from netembench.cli import main
-from netembench.identity import content_fingerprint
-from netembench.spec import resolve_spec
-from netembench.identity import reference_note
-from netembench.store import Zoo, ZooError, ZooIntegrityError, check_output, sha256_file
+from netembench.zoo.identity import content_fingerprint
+from netembench.zoo.spec import resolve_spec
+from netembench.zoo.identity import reference_note
+from netembench.zoo.store import Zoo, ZooError, ZooIntegrityError, check_output, sha256_file
 
 
 @pytest.fixture()

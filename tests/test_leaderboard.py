@@ -11,12 +11,12 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from netembench.cli import main
-from netembench.embedders import load_submission
-from netembench.harness import HARNESS_VERSION, evaluate
-from netembench.results import build_result, content_hash, write_result
-from netembench.signing import generate_key, public_line
-from netembench.spec import canonical_specs, resolve_spec
-from netembench.verified import make_record, scores
+from netembench.eval.embedders import load_submission
+from netembench.eval.harness import HARNESS_VERSION, evaluate
+from netembench.board.results import build_result, content_hash, write_result
+from netembench.board.signing import generate_key, public_line
+from netembench.zoo.spec import canonical_specs, resolve_spec
+from netembench.board.verified import make_record, scores
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = resolve_spec("poly-seed")  # the current version of poly-seed
@@ -28,7 +28,7 @@ def reference_recorded(monkeypatch):
     """The leaderboard sees REFERENCE as the current poly-seed's reference build."""
     specs = canonical_specs()
     specs[SEED.ref] = specs[SEED.ref].replace(reference_fingerprint=REFERENCE)
-    monkeypatch.setattr("netembench.leaderboard.canonical_specs", lambda: specs)
+    monkeypatch.setattr("netembench.board.leaderboard.canonical_specs", lambda: specs)
     return specs
 
 
@@ -389,7 +389,7 @@ def test_template_passes_evaluation_as_it_is(tiny_zoo):
 
 
 def test_committed_leaderboard_is_valid_and_fresh():
-    from netembench.render import build
+    from netembench.board.render import build
 
     if not (ROOT / "leaderboard" / "results").is_dir():
         pytest.skip("no committed results")

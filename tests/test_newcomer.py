@@ -11,9 +11,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from netembench import progress, registry, threads
+from netembench import progress, threads
+
+from netembench.zoo import source as registry
 from netembench.cli import build_parser, main
-from netembench.spec import CANONICAL_TRACKS
+from netembench.zoo.spec import CANONICAL_TRACKS
 from tests.conftest import TINY_SPEC
 
 
@@ -95,7 +97,7 @@ def test_eval_all_checks_every_result_file_before_building_a_zoo(tmp_path, capsy
     def no_building(*args, **kwargs):
         raise AssertionError("a zoo was loaded or built before the result paths were checked")
 
-    monkeypatch.setattr("netembench.evalrun.load_zoo", no_building)
+    monkeypatch.setattr("netembench.cli.eval.load_zoo", no_building)
     code, _, err = run(capsys, "eval", "baselines/grad_bins", "--zoo", "all", "--results-dir", str(results))
     assert code == 1
     assert err == f"netembench: error: result file {target} already exists; pass --overwrite to replace it\n"

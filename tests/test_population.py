@@ -3,8 +3,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from netembench import rng
-from netembench.population import (
+from netembench.zoo import rng
+from netembench.zoo.population import (
     Arch,
     Population,
     TrainConfig,
@@ -12,7 +12,7 @@ from netembench.population import (
     train_one_reference,
     train_population,
 )
-from netembench.tasks import SeparatedFamily
+from netembench.zoo.tasks import SeparatedFamily
 
 
 def test_arch_parse_and_shapes():

@@ -13,14 +13,14 @@ import pytest
 from safetensors.numpy import load_file
 
 from netembench.cli import main
-from netembench.embedders import load_submission
-from netembench.harness import evaluate
-from netembench.private import MIN_SALT_BYTES, salt_from_bytes
-from netembench.results import build_result, content_hash, default_path, validate_result
-from netembench.spec import canonical_specs, resolve_spec
-from netembench.store import Zoo
-from netembench.tasks import FineFamily, SeparatedFamily
-from netembench.tasks2d import Fine2DFamily, Separated2DFamily
+from netembench.eval.embedders import load_submission
+from netembench.eval.harness import evaluate
+from netembench.zoo.private import MIN_SALT_BYTES, salt_from_bytes
+from netembench.board.results import build_result, content_hash, default_path, validate_result
+from netembench.zoo.spec import canonical_specs, resolve_spec
+from netembench.zoo.store import Zoo
+from netembench.zoo.tasks import FineFamily, SeparatedFamily
+from netembench.zoo.tasks2d import Fine2DFamily, Separated2DFamily
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_SALT = bytes(range(7, 7 + MIN_SALT_BYTES))  # a test salt, never a real one
@@ -155,7 +155,7 @@ def test_the_private_score_is_the_headline(tmp_path, capsys, monkeypatch):
     board = _board(tmp_path)
     specs = canonical_specs()
     specs[SEED.ref] = SEED.replace(reference_fingerprint=REFERENCE)
-    monkeypatch.setattr("netembench.leaderboard.canonical_specs", lambda: specs)
+    monkeypatch.setattr("netembench.board.leaderboard.canonical_specs", lambda: specs)
     assert run(capsys, "leaderboard", "--root", str(board))[0] == 0
     md = (board / "README.md").read_text()
     assert "### non-canonical zoo" in md and "(private)" not in md  # no private build recorded in the spec

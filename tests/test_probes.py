@@ -3,9 +3,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from netembench.features import bin_means, fill_hidden, integrate, integrated_profile, mean_fill, region_mean
-from netembench.probes import PROTOCOL_V1, cloze_mask, draw_probes, evaluation_keys, forward_with_gradients
-from netembench.rng import model_keys
+from netembench.eval.features import bin_means, fill_hidden, integrate, integrated_profile, mean_fill, region_mean
+from netembench.eval.probes import PROTOCOL_V1, cloze_mask, draw_probes, evaluation_keys, forward_with_gradients
+from netembench.zoo.rng import model_keys
 
 
 def _autograd(pop, x):
@@ -132,7 +132,7 @@ def test_feature_golden_values():
 
 
 def test_training_stream_is_fresh_masked_and_deterministic(tiny_zoo):
-    from netembench.training import training_batches
+    from netembench.eval.training import training_batches
 
     a = next(training_batches(tiny_zoo, batch_size=5, views=2, seed=3))
     b = next(training_batches(tiny_zoo, batch_size=5, views=2, seed=3))
@@ -169,7 +169,7 @@ def test_2d_gradients_equal_autograd_and_regions_are_activation_patterns(tiny_2d
 
 
 def test_first_appearance_ids_equal_v1_runs_in_1d(tiny_zoo):
-    from netembench.probes import first_appearance_ids
+    from netembench.eval.probes import first_appearance_ids
 
     pop = tiny_zoo.population(tiny_zoo.groups("train")[0])
     x = torch.sort(torch.rand(len(pop), 200) * 2 - 1, 1).values
@@ -178,7 +178,7 @@ def test_first_appearance_ids_equal_v1_runs_in_1d(tiny_zoo):
 
 
 def test_v2_probe_sets_mask_whole_regions_on_every_component(tiny_2d_zoo):
-    from netembench.tracks import track_for
+    from netembench.eval.tracks import track_for
 
     pop = tiny_2d_zoo.population(tiny_2d_zoo.groups("train")[0])
     protocol = track_for("tiny2d", 2).protocol

@@ -15,7 +15,7 @@ import sys
 import pytest
 import torch
 
-from netembench import exact
+from netembench.zoo import exact
 from tests.conftest import TINY_2D_SPEC, TINY_SPEC
 
 # The content fingerprints of the tiny specs' zoos: the same on every x86-64 machine. CI checks

@@ -19,15 +19,15 @@ import numpy as np
 import pytest
 import torch
 
-from netembench import exact, rounding
-from netembench.population import Arch, TrainConfig, fit_rel_mse, init_population, train_population
+from netembench.zoo import exact, rounding
+from netembench.zoo.population import Arch, TrainConfig, fit_rel_mse, init_population, train_population
 from tests.test_reproducibility import VARIANTS
 
 
 @pytest.mark.parametrize("variant", list(VARIANTS))
 def test_arithmetic_is_correctly_rounded_under_every_code_path(variant):
     done = subprocess.run(
-        [sys.executable, "-m", "netembench.rounding", "-n", "1000"],
+        [sys.executable, "-m", "netembench.zoo.rounding", "-n", "1000"],
         env={**os.environ, **VARIANTS[variant]},
         capture_output=True,
         text=True,

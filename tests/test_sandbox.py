@@ -23,14 +23,14 @@ import pytest
 import torch
 
 import netembench
-from netembench import sandbox, worker
-from netembench.embedders import Submission, SubmissionError, load_submission, source_hash
-from netembench.harness import evaluate
-from netembench.leaderboard import collect
-from netembench.render import render_markdown
-from netembench.results import build_result, content_hash, write_result
-from netembench.spec import canonical_specs
-from netembench.store import verify_zoo
+from netembench.eval import sandbox, worker
+from netembench.eval.embedders import Submission, SubmissionError, load_submission, source_hash
+from netembench.eval.harness import evaluate
+from netembench.board.leaderboard import collect
+from netembench.board.render import render_markdown
+from netembench.board.results import build_result, content_hash, write_result
+from netembench.zoo.spec import canonical_specs
+from netembench.zoo.store import verify_zoo
 from tests.test_bad_inputs import one_line_error, run
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -158,7 +158,7 @@ def test_the_code_that_ran_is_named_by_the_parent(tmp_path, tiny_zoo, capsys):
     integ = json.loads((ROOT / "leaderboard" / "results" / "integ" / "poly-seed@1.1.0.json").read_text())
     sub = write(tmp_path, CONSTANT + f"""
 import dataclasses
-import netembench.embedders as embedders
+import netembench.eval.embedders as embedders
 real = embedders.Submission.info
 embedders.Submission.info = lambda self: dataclasses.replace(
     real(self), ref="baselines/integ", source_hash="{integ['embedder']['source_hash']}"
@@ -275,7 +275,7 @@ VIOLATIONS = {
 def test_protocol_violations_are_named(tmp_path, tiny_zoo, capsys, action, message):
     sub = write(tmp_path, f"""
         import inspect, torch
-        from netembench.wire import encode
+        from netembench.eval.wire import encode
         class E:
             name, reads = "sub", frozenset({{"grad"}})
             def embed(self, b):
@@ -297,7 +297,7 @@ def test_an_embedding_wider_than_the_limit_is_refused(tmp_path, tiny_zoo, capsys
 
 
 def test_scoring_counts_against_the_timeout(tmp_path, tiny_zoo, capsys, monkeypatch):
-    monkeypatch.setattr("netembench.metrics.knn_correct", lambda *a: time.sleep(60))  # slow scoring
+    monkeypatch.setattr("netembench.eval.metrics.knn_correct", lambda *a: time.sleep(60))  # slow scoring
     start = time.perf_counter()
     code, _, err = eval_here(capsys, tmp_path, write(tmp_path, CONSTANT), tiny_zoo.path, "--timeout", "3")
     assert time.perf_counter() - start < 50

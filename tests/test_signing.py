@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from netembench.cli import main
-from netembench.signing import SigningError, load_private_key, read_public_keys, sign, signature_problem
+from netembench.board.signing import SigningError, load_private_key, read_public_keys, sign, signature_problem
 
 ROOT = Path(__file__).resolve().parent.parent
 

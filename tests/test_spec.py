@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from netembench.spec import (
+from netembench.zoo.spec import (
     CANONICAL_TRACKS,
     CORE_SPLITS,
     SpecError,

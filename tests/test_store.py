@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from netembench.build import build_zoo
-from netembench.population import fit_rel_mse
-from netembench.registry import load_zoo
-from netembench.store import Zoo, ZooError, ZooIntegrityError, verify_zoo
+from netembench.zoo.build import build_zoo
+from netembench.zoo.population import fit_rel_mse
+from netembench.zoo.source import load_zoo
+from netembench.zoo.store import Zoo, ZooError, ZooIntegrityError, verify_zoo
 
 
 def test_layout_and_metadata(tiny_zoo):
@@ -121,7 +121,7 @@ def test_existing_output_is_refused_and_overwrite_replaces(tiny_spec, tiny_zoo):
 
 
 def test_interrupted_build_leaves_nothing_behind(tiny_spec, tmp_path, monkeypatch):
-    import netembench.build as build
+    import netembench.zoo.build as build
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
@@ -134,7 +134,7 @@ def test_interrupted_build_leaves_nothing_behind(tiny_spec, tmp_path, monkeypatc
 
 def test_overwrite_keeps_the_old_zoo_until_the_new_one_is_complete(tiny_spec, tmp_path, monkeypatch):
     first = build_zoo(tiny_spec, tmp_path / "zoo", quiet=True)
-    import netembench.build as build
+    import netembench.zoo.build as build
 
     monkeypatch.setattr(build, "render_card", lambda *a: (_ for _ in ()).throw(RuntimeError("boom")))
     with pytest.raises(RuntimeError, match="boom"):

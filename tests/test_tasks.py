@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from numpy.polynomial import chebyshev as C
 
-from netembench.tasks import (
+from netembench.zoo.tasks import (
     GRID,
     FineFamily,
     SeparatedFamily,

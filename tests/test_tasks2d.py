@@ -3,8 +3,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from netembench import tasks2d as T
-from netembench.spec import parse_spec, resolve_spec
+from netembench.zoo import tasks2d as T
+from netembench.zoo.spec import parse_spec, resolve_spec
 
 
 def test_tasks_are_normalised_and_deterministic():

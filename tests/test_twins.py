@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 import torch
 
-from netembench.embedders import load_submission
-from netembench.harness import evaluate
-from netembench.metrics import twin_scores
-from netembench.rng import model_keys
-from netembench.twins import MAX_SCALE, functional_twin, twin_transforms
+from netembench.eval.embedders import load_submission
+from netembench.eval.harness import evaluate
+from netembench.eval.metrics import twin_scores
+from netembench.zoo.rng import model_keys
+from netembench.eval.twins import MAX_SCALE, functional_twin, twin_transforms
 
 
 @pytest.mark.parametrize("zoo", ["tiny_zoo", "tiny_2d_zoo"])

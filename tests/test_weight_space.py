@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from netembench.embedders import Unsupported, load_submission
-from netembench.harness import evaluate
-from netembench.rng import model_keys
-from netembench.twins import functional_twin
+from netembench.eval.embedders import Unsupported, load_submission
+from netembench.eval.harness import evaluate
+from netembench.zoo.rng import model_keys
+from netembench.eval.twins import functional_twin
 
 HERE = Path(__file__).resolve().parent.parent / "baselines" / "weight_space"
 

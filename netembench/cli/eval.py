@@ -1,0 +1,99 @@
+"""`netembench eval`: every (submission, zoo) pair evaluated and written to its result file.
+
+Every result path is checked before any zoo is loaded, downloaded or built, so that an existing
+result file stops the command at once, not after an hour of building. (The zoo of a hub repository
+is named only once downloaded; its paths are checked then, still before any evaluation.) Each
+submission runs sealed in its own sandboxed worker, loaded once for all zoos; the workers start
+first (a result path needs the embedder's name), and every zoo's tables, labels and weights are
+read and checked (`snapshot`) before any probe set is sent. A failure or an interrupt ends every
+worker's process tree at once.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from netembench.eval.embedders import Unsupported, locate_submission
+from netembench.eval.harness import evaluate
+from netembench.zoo.source import load_zoo, zoo_name
+from netembench.board.results import build_result, check_result_path, default_path, format_scores, write_result
+from netembench.eval.snapshot import take
+from netembench.zoo.spec import CANONICAL_TRACKS
+from netembench.eval.worker import WorkerRunner
+
+ALL = "all"
+
+
+def eval_zoos(requested: list[str]) -> list[str]:
+    """The zoos `--zoo` names: `all` is every canonical track."""
+    return list(CANONICAL_TRACKS) if requested == [ALL] else requested
+
+
+def run_eval(
+    submissions: list[str],
+    zoos: list[str],
+    results_dir: Path,
+    out: Path | None = None,
+    device: str = "cpu",
+    batch_size: int = 512,
+    timeout: float = 600.0,
+    overwrite: bool = False,
+    cache_dir: str | None = None,
+    quiet: bool = False,
+) -> list[dict]:
+    """Evaluate each submission on each zoo (zoos missing from the cache are downloaded or built),
+    write the result files (`out`, or RESULTS_DIR/<embedder>/<zoo>@<version>.json, `.private.json`
+    on a private build) and print the scores; returns the results. A zoo a submission does not
+    support is skipped, saying why."""
+    for ref in submissions:
+        locate_submission(ref)  # a missing submission fails before any worker or zoo
+    runners: list[WorkerRunner] = []
+    try:
+        for ref in submissions:  # the workers start up while the zoos are checked and loaded
+            runners.append(WorkerRunner(ref, device, timeout))
+
+        def paths(zoo_ref: str, split: str = "public") -> list[Path]:
+            return [out or default_path(results_dir, r.info.name, zoo_ref, split) for r in runners]
+
+        for ref in zoos:
+            named = zoo_name(ref)
+            for path in paths(named) if named else []:
+                check_result_path(path, overwrite)
+        loaded = [
+            load_zoo(ref, cache=cache_dir, build_if_missing=True, device=device, quiet=quiet) for ref in zoos
+        ]
+        snapshots = {zoo.spec.ref: take(zoo, device) for zoo in loaded}
+        jobs = [(r, zoo, p) for zoo in loaded for r, p in zip(runners, paths(zoo.spec.ref, zoo.split))]
+        for _, _, path in jobs:
+            check_result_path(path, overwrite)
+        for zoo in loaded:
+            note = zoo.canonical_note()
+            if note:
+                print(note, file=sys.stderr)
+        results = []
+        for runner, zoo, path in jobs:
+            try:
+                evaluation = evaluate(
+                    None,
+                    zoo,
+                    device=device,
+                    batch_size=batch_size,
+                    quiet=quiet,
+                    runner=runner,
+                    snapshot=snapshots[zoo.spec.ref],
+                )
+            except Unsupported as why:
+                print(f"skipped {zoo.spec.ref}: {why}")
+                continue
+            results.append(build_result(zoo, evaluation, device))
+            write_result(results[-1], path, overwrite=overwrite)
+            print(format_scores(results[-1]))
+            print(f"wrote {path}")
+    except BaseException:  # a failure or an interrupt: every worker's tree ends now
+        for runner in runners:
+            runner.close(kill=True)
+        raise
+    for runner in runners:
+        runner.close()
+    return results

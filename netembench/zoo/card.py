@@ -1,0 +1,160 @@
+"""The dataset card (README.md) of a zoo: complete for the Hugging Face Hub, and deterministic
+(no dates), because its checksum is in the zoo's manifest."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from netembench.zoo.spec import ZooSpec
+from netembench.zoo.tasks import TaskSet
+
+CITATION = """@misc{netembench,
+  title  = {netembench: a benchmark for functional network embeddings},
+  author = {{netembench contributors}},
+  year   = {2026},
+  note   = {https://github.com/netembench/netembench}
+}"""
+
+
+def _size_category(n: int) -> str:
+    return "n<1K" if n < 1_000 else "1K<n<10K" if n < 10_000 else "10K<n<100K"
+
+
+def render_card(spec: ZooSpec, tasks: TaskSet, models: dict[str, np.ndarray], info: dict[str, Any]) -> str:
+    splits = spec.split_names
+    configs = "\n".join(f"  - split: {s}\n    path: metadata/{s}.parquet" for s in splits)
+    front = f"""---
+license: mit
+pretty_name: netembench {spec.ref}
+tags:
+- netembench
+- model-zoo
+- network-embedding
+size_categories:
+- {_size_category(len(models["model_id"]))}
+configs:
+- config_name: default
+  data_files:
+{configs}
+- config_name: tasks
+  data_files:
+  - split: tasks
+    path: tasks.parquet
+---
+"""
+    rows = []
+    for s in splits:
+        for arch in dict.fromkeys(models["arch"][models["split"] == s].tolist()):
+            sel = (models["split"] == s) & (models["arch"] == arch)
+            seeds = np.unique(models["seed"][sel])
+            rows.append(
+                f"| `{s}` | `{arch}` | {len(np.unique(models['task_id'][sel]))} | {seeds.min()}–{seeds.max()} | {int(sel.sum())} |"
+            )
+    fit_rows = [
+        f"| `{arch}` | {f['models']} | {f['median_rel_mse']:.2e} | {f['max_rel_mse']:.2e} |"
+        for arch, f in info["fit"].items()
+    ]
+    gen = info["generator"]
+    family = spec.tasks
+    if family.kind == "separated":
+        family_text = (
+            f"`separated`: {family.n_tasks} tasks (+{family.n_unseen} unseen) with random real roots in "
+            f"[-{family.root_range}, {family.root_range}], pairwise RMS distance ≥ {family.min_distance}."
+        )
+    elif family.kind == "separated2d":
+        family_text = (
+            f"`separated2d`: {family.n_tasks} tasks (+{family.n_unseen} unseen), uniform coefficients in "
+            f"an orthonormal (Legendre) basis, pairwise RMS distance ≥ {family.min_distance}."
+        )
+    else:
+        family_text = (
+            f"`{family.kind}`: {family.n_families} families × {family.n_variants} variants "
+            f"`normalise(base + {family.eps} · normalise(random))`; bases ≥ {family.base_min_distance} apart, "
+            f"any two tasks ≥ {family.floor} apart; unseen: {family.n_unseen_variants} new variants per family and "
+            f"{family.n_unseen_families} new families."
+        )
+    if tasks.dim == 1:
+        domain = "degree 3–4, normalised to zero mean and unit\nrange over [-1, 1]"
+        order, cube, grid = "low → high", "[-1, 1]", "1025-point grid"
+    else:
+        domain = "2-D polynomials of total degree ≤ 3, normalised to zero mean over\n[-1, 1]² and unit range"
+        order = "monomials x1^a x2^b by total degree, then falling a"
+        cube, grid = "[-1, 1]²", "129 × 129 grid"
+    private = (
+        "\n**A private build**: its seen tasks and its `train` and `validation` models are those of the public\n"
+        "build, but every other split's models and the unseen tasks come from a secret salt the\n"
+        "maintainers hold (`--private-salt`). It cannot be rebuilt from `spec.toml` alone: never publish it.\n"
+        if info.get("split") == "private"
+        else ""
+    )
+    return f"""{front}
+# netembench zoo `{spec.ref}`
+
+{spec.description}
+
+A *model zoo* for benchmarking functional network embeddings: each model is a small ReLU MLP trained
+to fit a known random polynomial (its *task*) on {cube}. Embedders are scored on how well their
+embeddings identify, cluster and generalise across tasks (see
+[netembench](https://github.com/netembench/netembench)).
+
+## Tasks
+
+{len(tasks)} tasks ({int(tasks.unseen.sum())} unseen), {domain}; minimum pairwise RMS distance achieved:
+**{tasks.min_distance:.4f}**.
+Family {family_text}
+`tasks.parquet` holds each task's monomial (`coef_k`, {order}) and Chebyshev (`cheb_k`) coefficients.
+
+## Splits
+
+Splits are seed-disjoint: every seen task has models in `train`, `validation` and `test`, with
+different seeds; `unseen` tasks appear in no other split.
+
+| split | architecture | tasks | seeds | models |
+|---|---|---|---|---|
+{chr(10).join(rows)}
+
+## Models and fit quality
+
+Each model: MSE on fresh `x ~ U{cube}` every step ({spec.training.steps} Adam steps, batch
+{spec.training.batch_size}, cosine learning rate {spec.training.lr} → {spec.training.lr_final}).
+Relative MSE on a {grid} (`train_rel_mse` in the metadata):
+
+| architecture | models | median | worst |
+|---|---|---|---|
+{chr(10).join(fit_rows)}
+
+Weights are stacked per shard in `weights/<arch>/<split>-<k>.safetensors` as
+`layers.<i>.weight [M, out, in]` and `layers.<i>.bias [M, out]`; row `row` of shard `shard` is the
+model of that metadata row.
+
+## Loading
+
+```python
+import netembench
+zoo = netembench.load_zoo("{spec.ref}")          # verified; lazy access to weights
+group = zoo.groups("test")[0]
+pop = zoo.population(group)                      # stacked weights of the test models
+
+import datasets
+meta = datasets.load_dataset("<this folder or hub repository>")   # metadata, one split per split
+```
+
+## Generation
+
+Generated deterministically from `spec.toml` (seed {spec.seed}) by netembench {gen["netembench"]}
+(zoo format {gen["format_version"]}) with torch {gen["torch"]} on {gen["device"]}:
+`netembench zoo build {spec.ref}`, which gives the same content on every x86-64 CPU and thread
+count. The zoo's identity is its **content fingerprint** (`content_fingerprint` in `manifest.json`):
+a hash of the spec, every table value and every tensor, independent of file-writer metadata. The
+manifest's per-file sha256 checksums guard the integrity of a copy.
+{private}
+## License and citation
+
+MIT.
+
+```bibtex
+{CITATION}
+```
+"""

@@ -1,0 +1,410 @@
+"""Zoo specs: everything that determines a zoo, as a frozen dataclass read from strict TOML.
+
+Canonical specs ship in `netembench/specs/<name>@<version>.toml` and are named `poly-seed` (latest
+version) or `poly-seed@1.0.0`. A spec also defines the model table: which (task, seed, arch) goes in
+which split, and each model's id, from which all its randomness is derived.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+import sys
+import unicodedata
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from netembench.zoo import budget
+from netembench.zoo.population import Arch, TrainConfig
+from netembench.zoo.tasks import MAX_DEGREE, FineFamily, SeparatedFamily, TaskSet
+from netembench.zoo.tasks2d import Fine2DFamily, Separated2DFamily
+
+TaskFamily = SeparatedFamily | FineFamily | Separated2DFamily | Fine2DFamily
+FAMILIES: dict[str, type] = {
+    f.kind: f for f in (SeparatedFamily, FineFamily, Separated2DFamily, Fine2DFamily)
+}
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+CORE_SPLITS = ("train", "validation", "test")
+FIT_BAR = 1e-2
+_SPLIT_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+_VERSION = re.compile(r"^\d+\.\d+\.\d+$")
+CONTROL = ("Cc", "Cf", "Zl", "Zp")  # Unicode categories refused in text fields: controls, line breaks
+
+
+class SpecError(ValueError):
+    """A spec that cannot be used; the message names the file, the field and the fix."""
+
+
+@dataclass(frozen=True)
+class SplitSpec:
+    """Models of one split on one architecture: seeds `first_seed .. first_seed + n_seeds - 1` of
+    every seen (or every unseen) task."""
+
+    name: str
+    arch: str
+    first_seed: int
+    n_seeds: int
+    tasks: str = "seen"  # "seen" or "unseen"
+
+    @property
+    def seeds(self) -> range:
+        return range(self.first_seed, self.first_seed + self.n_seeds)
+
+
+@dataclass(frozen=True)
+class ZooSpec:
+    name: str
+    version: str
+    seed: int
+    tasks: TaskFamily
+    training: TrainConfig
+    splits: tuple[SplitSpec, ...]
+    description: str = ""
+    shard_size: int = 1024
+    # Distribution fields: where the reference build lives and what it is. They are not content
+    # (a zoo's own spec.toml leaves them out), so recording them never changes a zoo.
+    hub_repo: str = ""  # Hugging Face dataset repository holding reference builds, tagged v<version>
+    reference_fingerprint: str = ""  # content fingerprint of the reference build of this version
+    # content fingerprint of the maintainers' private build (`netembench.zoo.private`); it reveals
+    # nothing of the salt, and marks which private-split results are official
+    private_fingerprint: str = ""
+    superseded_by: str = ""  # a newer version that replaces this one (results stay valid, listed apart)
+    # The build's acceptance bar: the largest relative MSE any model may have (a build that misses
+    # it fails and writes nothing). A check on a build, not content, like the fields above.
+    fit_bar: float = FIT_BAR
+
+    @property
+    def ref(self) -> str:
+        return f"{self.name}@{self.version}"
+
+    @property
+    def archs(self) -> list[str]:
+        return list(dict.fromkeys(s.arch for s in self.splits))
+
+    @property
+    def split_names(self) -> list[str]:
+        return list(dict.fromkeys(s.name for s in self.splits))
+
+    def sample_tasks(self, private: tuple[int, ...] = ()) -> TaskSet:
+        """The zoo's tasks; `private` words (`netembench.zoo.private`) redraw the unseen ones."""
+        return self.tasks.sample(self.seed, private)
+
+    def models(self, tasks: TaskSet) -> dict[str, np.ndarray]:
+        """The model table in canonical order (splits as listed, then task, then seed)."""
+        cols: dict[str, list] = {k: [] for k in ("task_id", "family_id", "seed", "split", "arch")}
+        for split in self.splits:
+            ids = tasks.unseen_ids() if split.tasks == "unseen" else tasks.seen_ids()
+            for task in ids:
+                for seed in split.seeds:
+                    cols["task_id"].append(int(task))
+                    cols["family_id"].append(int(tasks.family[task]))
+                    cols["seed"].append(seed)
+                    cols["split"].append(split.name)
+                    cols["arch"].append(split.arch)
+        out = {k: np.array(v) for k, v in cols.items()}
+        out["model_id"] = np.arange(len(out["task_id"]), dtype=np.int64)
+        for k in ("task_id", "family_id", "seed"):
+            out[k] = out[k].astype(np.int64)
+        return out
+
+    def to_toml(self) -> str:
+        lines = [f"name = {_toml(self.name)}", f"version = {_toml(self.version)}", f"seed = {self.seed}"]
+        for key in (
+            "description",
+            "hub_repo",
+            "reference_fingerprint",
+            "private_fingerprint",
+            "superseded_by",
+        ):
+            if getattr(self, key):
+                lines.append(f"{key} = {_toml(getattr(self, key))}")
+        if self.fit_bar != FIT_BAR:
+            lines.append(f"fit_bar = {_toml(self.fit_bar)}")
+        lines += [f"shard_size = {self.shard_size}", "", "[tasks]", f"family = {_toml(self.tasks.kind)}"]
+        lines += [f"{f.name} = {_toml(getattr(self.tasks, f.name))}" for f in dataclasses.fields(self.tasks)]
+        lines += ["", "[training]"]
+        lines += [
+            f"{f.name} = {_toml(getattr(self.training, f.name))}" for f in dataclasses.fields(self.training)
+        ]
+        for split in self.splits:
+            lines += ["", "[[splits]]"]
+            lines += [f"{f.name} = {_toml(getattr(split, f.name))}" for f in dataclasses.fields(split)]
+        return "\n".join(lines) + "\n"
+
+    def replace(self, **changes: Any) -> ZooSpec:
+        return dataclasses.replace(self, **changes)
+
+    def content_spec(self) -> ZooSpec:
+        """The spec without its distribution fields: what a zoo's own spec.toml holds."""
+        return self.replace(
+            hub_repo="", reference_fingerprint="", private_fingerprint="", superseded_by="", fit_bar=FIT_BAR
+        )
+
+
+def _toml(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, (tuple, list)):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    raise TypeError(f"cannot write {value!r} to TOML")
+
+
+def _build(
+    cls: type, table: dict[str, Any], where: str, source: str, parsed: dict[str, Any] | None = None
+) -> Any:
+    """Instantiate a dataclass from a TOML table, naming any missing, unknown or mistyped field.
+
+    `parsed` holds fields already built from sub-tables; they are passed through as they are.
+    """
+    parsed = parsed or {}
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.name not in parsed}
+    unknown = sorted(set(table) - set(fields))
+    if unknown:
+        raise SpecError(f"{source}: unknown field {unknown[0]!r} in {where} (known: {', '.join(fields)})")
+    values = {}
+    for name, f in fields.items():
+        if name not in table:
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                raise SpecError(f"{source}: missing field {name!r} in {where}")
+            continue
+        values[name] = _coerce(table[name], f.type, f"{where}.{name}", source)
+    return cls(**values, **parsed)
+
+
+def _coerce(value: Any, annotation: Any, where: str, source: str) -> Any:
+    kind = str(annotation)
+    ok = {
+        "int": isinstance(value, int) and not isinstance(value, bool),
+        "float": isinstance(value, (int, float)) and not isinstance(value, bool),
+        "str": isinstance(value, str),
+        "tuple[int, ...]": isinstance(value, list) and all(isinstance(v, int) for v in value),
+    }
+    if kind not in ok:
+        raise TypeError(f"unsupported spec field type {kind}")
+    if not ok[kind]:
+        raise SpecError(
+            f"{source}: field {where} must be {kind.replace('tuple[int, ...]', 'a list of integers')}, got {value!r}"
+        )
+    return float(value) if kind == "float" else tuple(value) if kind.startswith("tuple") else value
+
+
+def parse_spec(text: str, source: str = "<spec>") -> ZooSpec:
+    """Parse and validate a spec from TOML text; `source` names it in errors."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise SpecError(f"{source}: not valid TOML ({err})") from None
+    tasks_table = dict(data.pop("tasks", None) or _missing(source, "[tasks]"))
+    family = tasks_table.pop("family", None)
+    if family not in FAMILIES:
+        raise SpecError(f"{source}: [tasks].family must be one of {sorted(FAMILIES)}, got {family!r}")
+    splits = data.pop("splits", None) or _missing(source, "[[splits]]")
+    parsed = {
+        "tasks": _build(FAMILIES[family], tasks_table, "[tasks]", source),
+        "training": _build(
+            TrainConfig, data.pop("training", None) or _missing(source, "[training]"), "[training]", source
+        ),
+        "splits": tuple(_build(SplitSpec, s, f"[[splits]] #{i + 1}", source) for i, s in enumerate(splits)),
+    }
+    spec = _build(ZooSpec, data, "the top level", source, parsed)
+    _validate(spec, source)
+    return spec
+
+
+def _missing(source: str, what: str) -> Any:
+    raise SpecError(f"{source}: missing section {what}")
+
+
+def _validate(spec: ZooSpec, source: str) -> None:
+    def fail(msg: str) -> None:
+        raise SpecError(f"{source}: {msg}")
+
+    if not re.match(r"^[a-z0-9][a-z0-9._-]*$", spec.name):
+        fail(f"name {spec.name!r} must be lower-case letters, digits, '.', '_' or '-'")
+    if not _VERSION.match(spec.version):
+        fail(f"version {spec.version!r} is not semantic (MAJOR.MINOR.PATCH)")
+    for field in ("description", "hub_repo", "reference_fingerprint"):
+        bad = next((c for c in getattr(spec, field) if unicodedata.category(c) in CONTROL), None)
+        if bad is not None:
+            fail(f"{field} holds the control character U+{ord(bad):04X}; text fields are one line of printable text")
+    if spec.superseded_by and not _VERSION.match(spec.superseded_by):
+        fail(f"superseded_by {spec.superseded_by!r} is not a semantic version (MAJOR.MINOR.PATCH)")
+    for field, value, allowed, ok in _ranges(spec):
+        if not ok:
+            fail(f"{field} = {value!r} is out of range: {allowed}")
+    for s in spec.splits:
+        if not _SPLIT_NAME.match(s.name):
+            fail(f"split name {s.name!r} must match {_SPLIT_NAME.pattern}")
+        if s.tasks not in ("seen", "unseen"):
+            fail(f"split {s.name!r}: tasks must be 'seen' or 'unseen', got {s.tasks!r}")
+        try:
+            arch = Arch.parse(s.arch)
+        except ValueError as err:
+            fail(f"split {s.name!r}: {err}")
+        dim = getattr(spec.tasks, "dim", 1)
+        if arch.inputs != dim:
+            fail(f"split {s.name!r}: architecture {s.arch} has {arch.inputs} inputs but the tasks have {dim}")
+    too_big = budget.problem(spec)  # before anything below walks the seeds
+    if too_big:
+        fail(too_big)
+    names = spec.split_names
+    for core in CORE_SPLITS:
+        if core not in names:
+            fail(f"split {core!r} is missing; every zoo has {', '.join(CORE_SPLITS)}")
+    seen_seeds: dict[str, set[int]] = {}
+    for s in spec.splits:
+        if s.tasks == "seen":
+            seen_seeds.setdefault(s.name, set()).update(s.seeds)
+        elif s.name in CORE_SPLITS:
+            fail(f"split {s.name!r} must hold seen tasks; unseen tasks go in a split of their own")
+    for a in seen_seeds:
+        for b in seen_seeds:
+            if a < b and seen_seeds[a] & seen_seeds[b]:
+                fail(
+                    f"splits {a!r} and {b!r} share seeds {sorted(seen_seeds[a] & seen_seeds[b])[:5]}; splits must be seed-disjoint"
+                )
+    if any(s.tasks == "unseen" for s in spec.splits) and not _has_unseen(spec.tasks):
+        fail("a split asks for unseen tasks but the task family holds none out")
+
+
+def _finite(v: float) -> bool:
+    return math.isfinite(v)
+
+
+def _ranges(spec: ZooSpec) -> list[tuple[str, Any, str, bool]]:
+    """(field, value, allowed range, within it?) of every numeric field."""
+    t, f = spec.training, spec.tasks
+    checks = [
+        ("seed", spec.seed, "an integer from 0 to 2**63 - 1", 0 <= spec.seed < 2**63),
+        ("shard_size", spec.shard_size, "an integer >= 1", spec.shard_size >= 1),
+        ("fit_bar", spec.fit_bar, "finite and > 0", _finite(spec.fit_bar) and spec.fit_bar > 0),
+        ("[training].steps", t.steps, "an integer from 1 to 1,000,000", 1 <= t.steps <= 1_000_000),
+        ("[training].batch_size", t.batch_size, "an integer from 1 to 4096", 1 <= t.batch_size <= 4096),
+        ("[training].lr", t.lr, "finite, 0 < lr <= 1", _finite(t.lr) and 0 < t.lr <= 1),
+        (
+            "[training].lr_final",
+            t.lr_final,
+            f"finite, 0 < lr_final <= lr ({t.lr!r})",
+            _finite(t.lr_final) and 0 < t.lr_final <= t.lr,
+        ),
+        ("[tasks].max_attempts", f.max_attempts, "an integer >= 1", f.max_attempts >= 1),
+    ]
+    if isinstance(f, (SeparatedFamily, FineFamily)):
+        checks += _root_ranges(f)
+    if isinstance(f, (SeparatedFamily, Separated2DFamily)):
+        checks += [
+            ("[tasks].n_tasks", f.n_tasks, "an integer >= 1", f.n_tasks >= 1),
+            ("[tasks].n_unseen", f.n_unseen, "an integer >= 0", f.n_unseen >= 0),
+            (
+                "[tasks].min_distance",
+                f.min_distance,
+                "finite, 0 <= min_distance < 1",
+                _finite(f.min_distance) and 0 <= f.min_distance < 1,
+            ),
+        ]
+    else:
+        checks += [
+            ("[tasks].n_families", f.n_families, "an integer >= 1", f.n_families >= 1),
+            ("[tasks].n_variants", f.n_variants, "an integer >= 1", f.n_variants >= 1),
+            ("[tasks].eps", f.eps, "finite and > 0", _finite(f.eps) and f.eps > 0),
+            ("[tasks].floor", f.floor, "finite, 0 <= floor < 1", _finite(f.floor) and 0 <= f.floor < 1),
+            (
+                "[tasks].base_min_distance",
+                f.base_min_distance,
+                "finite, 0 <= base_min_distance < 1",
+                _finite(f.base_min_distance) and 0 <= f.base_min_distance < 1,
+            ),
+            ("[tasks].n_unseen_variants", f.n_unseen_variants, "an integer >= 0", f.n_unseen_variants >= 0),
+            ("[tasks].n_unseen_families", f.n_unseen_families, "an integer >= 0", f.n_unseen_families >= 0),
+        ]
+    for i, s in enumerate(spec.splits, 1):
+        checks += [
+            (f"[[splits]] #{i}.n_seeds", s.n_seeds, "an integer >= 1", s.n_seeds >= 1),
+            (f"[[splits]] #{i}.first_seed", s.first_seed, "an integer >= 0", s.first_seed >= 0),
+        ]
+    return checks
+
+
+def _root_ranges(f: SeparatedFamily | FineFamily) -> list[tuple[str, Any, str, bool]]:
+    """Range checks of the 1-D families' root sampler."""
+    return [
+        (
+            "[tasks].degrees",
+            list(f.degrees),
+            f"a non-empty list of degrees from 1 to {MAX_DEGREE}",
+            bool(f.degrees) and all(1 <= d <= MAX_DEGREE for d in f.degrees),
+        ),
+        ("[tasks].root_range", f.root_range, "finite and > 0", _finite(f.root_range) and f.root_range > 0),
+    ]
+
+
+def _has_unseen(family: TaskFamily) -> bool:
+    return bool(
+        getattr(family, "n_unseen", 0)
+        or getattr(family, "n_unseen_variants", 0)
+        or getattr(family, "n_unseen_families", 0)
+    )
+
+
+def load_spec_file(path: str | Path) -> ZooSpec:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as err:
+        raise SpecError(f"cannot read spec file {path}: {err.strerror or err}") from None
+    except UnicodeDecodeError:
+        raise SpecError(f"spec file {path} is not UTF-8 text; a spec is a TOML file") from None
+    return parse_spec(text, str(path))
+
+
+def canonical_specs() -> dict[str, ZooSpec]:
+    """Every shipped spec, keyed by `name@version`."""
+    out = {}
+    for entry in sorted(resources.files("netembench.specs").iterdir(), key=lambda e: e.name):
+        if entry.name.endswith(".toml"):
+            spec = parse_spec(entry.read_text(), f"netembench/specs/{entry.name}")
+            out[spec.ref] = spec
+    return out
+
+
+def _version_key(version: str) -> tuple[int, ...]:
+    return tuple(int(v) for v in version.split("."))
+
+
+def resolve_spec(ref: str) -> ZooSpec:
+    """A canonical name (`poly-seed`, `poly-seed@1.0.0`) or a path to a TOML file."""
+    if ref.endswith(".toml") or Path(ref).is_file():
+        return load_spec_file(ref)
+    name, _, version = ref.partition("@")
+    specs = canonical_specs()
+    matches = [s for s in specs.values() if s.name == name]
+    if not matches:
+        known = sorted({s.name for s in specs.values()})
+        raise SpecError(
+            f"unknown zoo {name!r}; known zoos: {', '.join(known)} (or give a path to a .toml spec)"
+        )
+    if not version:
+        return max(matches, key=lambda s: _version_key(s.version))
+    for spec in matches:
+        if spec.version == version:
+            return spec
+    raise SpecError(
+        f"unknown version {version!r} of zoo {name!r}; known versions: {', '.join(sorted(s.version for s in matches))}"
+    )
+
+
+CANONICAL_TRACKS = ("poly-seed", "poly-fine", "poly-many", "poly-xarch", "poly2d-seed", "poly2d-fine")
