@@ -13,7 +13,17 @@ from functools import partial
 from typing import ClassVar
 
 import numpy as np
-from numpy.polynomial import chebyshev as C
+
+from netembench.zoo import sampler
+from netembench.zoo.sampler import (
+    Accepted,
+    TaskSamplingError,
+    TaskSet,
+    draw_until,
+    sample_fine,
+    task_set,
+    uniform,
+)
 
 MAX_DEGREE = 4
 N_COEF = MAX_DEGREE + 1
@@ -23,10 +33,6 @@ GRID = np.arange(-512, 513, dtype=np.float64) / 512.0
 # Tasks are part of a zoo's identity, so every number here is computed with elementwise IEEE
 # arithmetic in a fixed order: no BLAS (`@`, `convolve`), no LAPACK (`polyroots`), no SIMD math
 # library (`**`), whose results differ between CPUs.
-
-
-class TaskSamplingError(RuntimeError):
-    """The rejection sampler could not meet its distance constraints."""
 
 
 def _horner(coef: np.ndarray, x: np.ndarray) -> np.ndarray:
@@ -92,67 +98,9 @@ def _grid_gram() -> np.ndarray:
 GRAM = _grid_gram()
 
 
-def _sq_distances(diff: np.ndarray, gram: np.ndarray = GRAM) -> np.ndarray:
-    """Mean squared difference on a grid of polynomials whose coefficient differences are `diff
-    [..., K]`: the quadratic form diff' G diff with the grid's Gram matrix, in a fixed order."""
-    total = np.zeros(diff.shape[:-1])
-    for i in range(len(gram)):
-        total = total + diff[..., i] * diff[..., i] * gram[i, i]
-        for j in range(i + 1, len(gram)):
-            total = total + diff[..., i] * diff[..., j] * (2.0 * gram[i, j])
-    return np.maximum(total, 0.0)
-
-
 def rms_distances(a: np.ndarray, b: np.ndarray, gram: np.ndarray = GRAM) -> np.ndarray:
-    """Pairwise RMS distance on the grid of `gram` (1-D: `GRID`) between two stacks of tasks:
-    `[len(a), len(b)]`."""
-    return np.sqrt(_sq_distances(np.asarray(a)[:, None, :] - np.asarray(b)[None, :, :], gram))
-
-
-@dataclass(frozen=True)
-class TaskSet:
-    """Sampled tasks; task id = row. Unseen tasks are held out of train/validation/test."""
-
-    coef: np.ndarray  # [T, N_COEF] monomial coefficients, low -> high
-    family: np.ndarray  # [T] coarse label; equals the task id for `separated`
-    unseen: np.ndarray  # [T] bool
-    min_distance: float  # smallest pairwise RMS distance achieved, over all tasks
-    dim: int = 1  # input dimension: 1 (this module) or 2 (`tasks2d`, coefficients in its order)
-
-    def __len__(self) -> int:
-        return len(self.coef)
-
-    @property
-    def degree(self) -> np.ndarray:
-        """Total degree of each task."""
-        nonzero = np.abs(self.coef) > 1e-12
-        last = self.coef.shape[1] - 1 - np.argmax(nonzero[:, ::-1], axis=1)
-        if self.dim == 1:
-            return last.astype(np.int64)
-        from netembench.zoo.tasks2d import EXPONENTS
-
-        return np.array([sum(EXPONENTS[k]) for k in last], dtype=np.int64)
-
-    @property
-    def chebyshev(self) -> np.ndarray:
-        """Coefficients in the (product) Chebyshev basis, in the monomials' order."""
-        if self.dim == 2:
-            from netembench.zoo.tasks2d import chebyshev
-
-            return chebyshev(self.coef)
-        return np.stack([np.pad(C.poly2cheb(c), (0, N_COEF - len(C.poly2cheb(c)))) for c in self.coef])
-
-    def seen_ids(self) -> np.ndarray:
-        return np.flatnonzero(~self.unseen)
-
-    def unseen_ids(self) -> np.ndarray:
-        return np.flatnonzero(self.unseen)
-
-
-def uniform(rng: np.random.Generator, low: float, high: float, size: int) -> np.ndarray:
-    """`rng.uniform(low, high, size)` as separate IEEE operations on `rng.random`, the same draws:
-    numpy's compiled `low + (high - low) * u` may be contracted to a fused multiply-add."""
-    return low + (high - low) * rng.random(size)
+    """Pairwise RMS distance on `GRID` (or the lattice of `gram`) between two stacks of tasks."""
+    return sampler.rms_distances(a, b, gram)
 
 
 def _root_polynomial(rng: np.random.Generator, degrees: tuple[int, ...], root_range: float) -> np.ndarray:
@@ -160,33 +108,6 @@ def _root_polynomial(rng: np.random.Generator, degrees: tuple[int, ...], root_ra
     roots = uniform(rng, -root_range, root_range, degree)
     sign = rng.choice([-1.0, 1.0])
     return normalise(sign * from_roots(roots))
-
-
-class _Accepted:
-    """Accepted tasks, for distance checks during rejection (RMS on the grid of `gram`)."""
-
-    def __init__(self, gram: np.ndarray = GRAM) -> None:
-        self.gram = gram
-        self.coef = np.empty((0, len(gram)))
-
-    def distance_to(self, coef: np.ndarray) -> float:
-        if not len(self.coef):
-            return np.inf
-        return float(np.sqrt(_sq_distances(self.coef - coef, self.gram).min()))
-
-    def add(self, coef: np.ndarray) -> None:
-        self.coef = np.concatenate([self.coef, coef[None]])
-
-
-def _draw_until(draw, accepted: _Accepted, min_distance: float, what: str, max_attempts: int) -> np.ndarray:
-    for _ in range(max_attempts):
-        coef = draw()
-        if accepted.distance_to(coef) >= min_distance:
-            return coef
-    raise TaskSamplingError(
-        f"could not sample {what} at RMS distance >= {min_distance} after {max_attempts} attempts; "
-        "lower the distance or the number of tasks in the spec"
-    )
 
 
 @dataclass(frozen=True)
@@ -207,11 +128,11 @@ class SeparatedFamily:
         rng = np.random.default_rng([seed, 0x7A5C])
         held = np.random.default_rng([seed, 0x7A5C, *private]) if private else rng
         total = self.n_tasks + self.n_unseen
-        accepted = _Accepted()
+        accepted = Accepted(GRAM)
         for i in range(total):
             source = rng if i < self.n_tasks else held
             accepted.add(
-                _draw_until(
+                draw_until(
                     partial(_root_polynomial, source, self.degrees, self.root_range),
                     accepted,
                     self.min_distance,
@@ -219,7 +140,7 @@ class SeparatedFamily:
                     self.max_attempts,
                 )
             )
-        return _task_set(accepted.coef, np.arange(total), np.arange(total) >= self.n_tasks)
+        return task_set(accepted.coef, np.arange(total), np.arange(total) >= self.n_tasks, GRAM, 1)
 
 
 @dataclass(frozen=True)
@@ -249,58 +170,7 @@ class FineFamily:
         draw = partial(_root_polynomial, rng, self.degrees, self.root_range)
         held = np.random.default_rng([seed, 0xF1E, *private]) if private else None
         held_draw = partial(_root_polynomial, held, self.degrees, self.root_range) if held else None
-        return sample_fine(self, draw, normalise, held_draw=held_draw)
-
-
-def sample_fine(family, draw, normalise, gram: np.ndarray = GRAM, dim: int = 1, held_draw=None) -> TaskSet:
-    """The fine families' sampler, for any input dimension: bases from `draw()` at least
-    `family.base_min_distance` apart, then `normalise(base + eps * draw())` variants at least
-    `family.floor` apart (RMS on the grid of `gram`): seen variants, unseen variants of seen
-    families, then variants of unseen families.
-
-    With `held_draw` (a private build) the seen tasks are drawn exactly as without it, then the
-    unseen families' bases and every unseen variant come from `held_draw` instead."""
-    n_bases = family.n_families + family.n_unseen_families
-    bases = _Accepted(gram)
-    for f in range(n_bases):
-        bases.add(_draw_until(draw, bases, family.base_min_distance, f"family base {f}", family.max_attempts))
-    tasks, families, unseen = _Accepted(gram), [], []
-
-    def add_variants(index: int, count: int, held_out: bool, source) -> None:
-        for v in range(count):
-            variant = lambda: normalise(bases.coef[index] + family.eps * source())  # noqa: E731
-            what = f"variant {v} of family {index}"
-            tasks.add(_draw_until(variant, tasks, family.floor, what, family.max_attempts))
-            families.append(index)
-            unseen.append(held_out)
-
-    for f in range(family.n_families):
-        add_variants(f, family.n_variants, False, draw)
-    if held_draw is not None:
-        bases.coef = bases.coef[: family.n_families]
-        for f in range(family.n_families, n_bases):
-            what = f"family base {f}"
-            bases.add(_draw_until(held_draw, bases, family.base_min_distance, what, family.max_attempts))
-    for f in range(family.n_families):
-        add_variants(f, family.n_unseen_variants, True, held_draw or draw)
-    for f in range(family.n_families, n_bases):
-        add_variants(f, family.n_variants, True, held_draw or draw)
-    return _task_set(tasks.coef, np.array(families), np.array(unseen), gram, dim)
-
-
-def _task_set(
-    coef: np.ndarray, family: np.ndarray, unseen: np.ndarray, gram: np.ndarray = GRAM, dim: int = 1
-) -> TaskSet:
-    dist = rms_distances(coef, coef, gram)
-    np.fill_diagonal(dist, np.inf)
-    min_distance = float(dist.min()) if len(coef) > 1 else float("inf")
-    return TaskSet(
-        coef=coef,
-        family=family.astype(np.int64),
-        unseen=unseen.astype(bool),
-        min_distance=min_distance,
-        dim=dim,
-    )
+        return sample_fine(self, draw, normalise, GRAM, 1, held_draw)
 
 
 TaskFamily = SeparatedFamily | FineFamily

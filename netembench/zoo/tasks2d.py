@@ -21,23 +21,21 @@ from functools import partial
 from typing import ClassVar
 
 import numpy as np
-from numpy.polynomial import chebyshev as C
 
-from netembench.zoo.tasks import (
+from netembench.zoo import sampler
+from netembench.zoo.bases import EXPONENTS_2D as EXPONENTS
+from netembench.zoo.bases import MAX_DEGREE_2D as MAX_DEGREE
+from netembench.zoo.bases import chebyshev_2d as chebyshev  # noqa: F401 (public: tasks2d.chebyshev)
+from netembench.zoo.sampler import (
+    Accepted,
     TaskSamplingError,
     TaskSet,
-    _Accepted,
-    _draw_until,
-    _sq_distances,
-    _task_set,
+    draw_until,
     sample_fine,
     uniform,
 )
-from netembench.zoo.tasks import rms_distances as _rms_distances
 
 DIM = 2
-MAX_DEGREE = 3
-EXPONENTS = tuple((d - j, j) for d in range(MAX_DEGREE + 1) for j in range(d + 1))  # (x1, x2) powers
 N_COEF = len(EXPONENTS)  # 10
 # The lattice on which ranges, distances and fits are measured: (k / 64, l / 64), 129 x 129 points.
 GRID_1D = np.arange(-64, 65, dtype=np.float64) / 64.0
@@ -96,11 +94,11 @@ GRAM = _lattice_gram()
 
 def sq_distances(diff: np.ndarray) -> np.ndarray:
     """Mean squared difference on GRID2D of polynomials differing by `diff [..., N_COEF]`."""
-    return _sq_distances(diff, GRAM)
+    return sampler.sq_distances(diff, GRAM)
 
 
 def rms_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return _rms_distances(a, b, GRAM)
+    return sampler.rms_distances(a, b, GRAM)
 
 
 def _legendre_monomials() -> np.ndarray:
@@ -150,20 +148,8 @@ def naive_polynomial(rng: np.random.Generator) -> np.ndarray:
     return normalise(uniform(rng, -1.0, 1.0, N_COEF))
 
 
-def chebyshev(coef: np.ndarray) -> np.ndarray:
-    """Coefficients `[T, N_COEF]` in the product Chebyshev basis T_i(x1) T_j(x2), slot (i, j) at
-    `EXPONENTS.index((i, j))`: x1^a x2^b expands into T_i T_j with i <= a, j <= b."""
-    out = np.zeros_like(np.asarray(coef, dtype=np.float64))
-    for k, (a, b) in enumerate(EXPONENTS):
-        ca, cb = C.poly2cheb(np.eye(a + 1)[a]), C.poly2cheb(np.eye(b + 1)[b])
-        for i in range(a + 1):
-            for j in range(b + 1):
-                out[:, EXPONENTS.index((i, j))] += coef[:, k] * (ca[i] * cb[j])
-    return out
-
-
 def task_set(coef: np.ndarray, family: np.ndarray, unseen: np.ndarray) -> TaskSet:
-    return _task_set(coef, family, unseen, GRAM, DIM)
+    return sampler.task_set(coef, family, unseen, GRAM, DIM)
 
 
 @dataclass(frozen=True)
@@ -183,11 +169,11 @@ class Separated2DFamily:
         rng = np.random.default_rng([seed, 0x2D5E])
         held = np.random.default_rng([seed, 0x2D5E, *private]) if private else rng
         total = self.n_tasks + self.n_unseen
-        accepted = _Accepted(GRAM)
+        accepted = Accepted(GRAM)
         for i in range(total):
             draw = partial(orthonormal_polynomial, rng if i < self.n_tasks else held)
             accepted.add(
-                _draw_until(draw, accepted, self.min_distance, f"task {i} of {total}", self.max_attempts)
+                draw_until(draw, accepted, self.min_distance, f"task {i} of {total}", self.max_attempts)
             )
         return task_set(accepted.coef, np.arange(total), np.arange(total) >= self.n_tasks)
 
