@@ -11,8 +11,12 @@ worker's process tree at once.
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
+from typing import Any
+
+from netembench.cli.common import CommandError, add_zoo_options
 
 from netembench.eval.embedders import Unsupported, locate_submission
 from netembench.eval.harness import evaluate
@@ -97,3 +101,79 @@ def run_eval(
     for runner in runners:
         runner.close()
     return results
+
+
+def eval_command(args: argparse.Namespace) -> None:
+    """`netembench eval`: check the arguments, run `run_eval`, print a summary of several results."""
+    from netembench.board.results import summary_table
+
+    zoos = eval_zoos(args.zoo)
+    if args.out and len(zoos) * len(args.submission) > 1:
+        raise CommandError("--out names one result file; with several zoos or submissions use --results-dir")
+    results_dir = Path(args.results_dir)
+    if results_dir.exists() and not results_dir.is_dir():
+        raise CommandError(f"--results-dir {results_dir} is a file, not a folder")
+    if args.timeout <= 0:
+        raise CommandError(f"--timeout must be a positive number of seconds, got {args.timeout:g}")
+    results = run_eval(
+        args.submission,
+        zoos,
+        results_dir,
+        Path(args.out) if args.out else None,
+        device=args.device,
+        batch_size=args.batch_size,
+        timeout=args.timeout,
+        overwrite=args.overwrite,
+        cache_dir=args.cache_dir,
+        quiet=args.quiet,
+    )
+    if len(results) > 1:
+        print(summary_table(results))
+
+
+def add_eval_parser(sub: Any) -> None:
+    """Add `netembench eval` to `sub` (the subcommands of `netembench`)."""
+    p = sub.add_parser(
+        "eval",
+        help="evaluate a submission on zoos and write result files",
+        description="evaluate a submission (a .py file, a folder with embedder.py, or module:callable)",
+    )
+    p.add_argument("submission", nargs="+", help="one or more submissions")
+    p.add_argument(
+        "--zoo",
+        nargs="+",
+        required=True,
+        help=f"zoo names, folders, hub repositories, or 'all': the {len(CANONICAL_TRACKS)} canonical tracks "
+        f"({', '.join(CANONICAL_TRACKS)}). Zoos missing from the cache are downloaded or built first",
+    )
+    p.add_argument(
+        "--out", help="result file (one zoo only; default: RESULTS_DIR/<embedder>/<zoo>@<version>.json)"
+    )
+    p.add_argument(
+        "--results-dir",
+        default="leaderboard/results",
+        help="folder for result files, written as RESULTS_DIR/<embedder>/<zoo>@<version>.json "
+        "(default leaderboard/results)",
+    )
+    p.add_argument(
+        "--device",
+        default="cpu",
+        help="cpu or cuda (default cpu): where the submission runs and the harness probes the models; "
+        "a missing zoo is built there too",
+    )
+    p.add_argument(
+        "--batch-size",
+        type=int,
+        default=512,
+        help="models per call into the submission (default 512); scores do not depend on it",
+    )
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=600.0,
+        help="seconds each call into the submission, and the scoring of each draw of its embeddings, "
+        "may take before the evaluation is stopped (default 600)",
+    )
+    p.add_argument("--overwrite", action="store_true", help="replace existing result files")
+    add_zoo_options(p, "no progress output (scores and written files are still printed)")
+    p.set_defaults(handler=eval_command)

@@ -8,9 +8,10 @@ import os
 import sys
 from typing import Any
 
+from netembench.cli.common import CommandError
+
 
 def _leaderboard(args: argparse.Namespace) -> None:
-    from netembench.cli import CommandError
     from netembench.board.render import build
 
     if args.lb_command == "rerun":
@@ -37,7 +38,6 @@ def _leaderboard(args: argparse.Namespace) -> None:
 
 
 def _rerun(args: argparse.Namespace) -> None:
-    from netembench.cli import CommandError
     from netembench.board.rerun import rerun
     from netembench.board.signing import KEY_ENV, load_private_key
 

@@ -1,6 +1,6 @@
 """Figures of a zoo (the research note's priorities 1 and 4): its tasks, a few models' fits, and a
 model's piecewise-constant gradient with its region boundaries against the true derivative. 2-D
-zoos: `plots2d`."""
+zoos: `zoo2d`."""
 
 from __future__ import annotations
 
@@ -11,34 +11,32 @@ import torch
 from numpy.polynomial import polynomial as P
 
 from netembench.eval.probes import forward_with_gradients
+from netembench.plots.figure import pyplot, save
+from netembench.plots.zoo2d import plot_zoo_2d
 from netembench.zoo.store import Zoo
 from netembench.zoo.tasks import GRID, evaluate
 
 
-def _pyplot():
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise RuntimeError("plots need matplotlib: pip install 'netembench[plots]'") from None
-    return plt
-
-
 def plot_zoo(zoo: Zoo, out: str | Path, n_models: int = 6) -> list[Path]:
     """Write tasks.png, fits.png and gradients.png into `out`; return their paths."""
-    plt = _pyplot()
+    plt = pyplot()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    tasks = zoo.tasks
-    if tasks.dim == 2:
-        from netembench.plots.zoo2d import plot_zoo_2d
-
+    if zoo.tasks.dim == 2:
         return plot_zoo_2d(plt, zoo, out)
-    values = evaluate(tasks.coef, GRID)
-    paths = []
+    group = zoo.groups("test")[0]
+    rows = np.linspace(0, len(group) - 1, n_models).astype(int)
+    return [
+        save(tasks_figure(plt, zoo), out / "tasks.png"),
+        save(fits_figure(plt, zoo, group, rows), out / "fits.png"),
+        save(gradient_figure(plt, zoo, group, rows[0]), out / "gradients.png"),
+    ]
 
+
+def tasks_figure(plt, zoo: Zoo):
+    """Every task of a 1-D zoo, coloured by family (dashed: unseen)."""
+    tasks = zoo.tasks
+    values = evaluate(tasks.coef, GRID)
     fig, ax = plt.subplots(figsize=(7, 4.5))
     cmap = plt.get_cmap("tab10" if tasks.family.max() < 10 else "viridis")
     for t in range(len(tasks)):
@@ -58,13 +56,15 @@ def plot_zoo(zoo: Zoo, out: str | Path, n_models: int = 6) -> list[Path]:
         xlabel="x",
         ylabel="p(x)",
     )
-    paths.append(_save(fig, out / "tasks.png"))
+    return fig
 
-    group = zoo.groups("test")[0]
-    rows = np.linspace(0, len(group) - 1, n_models).astype(int)
+
+def fits_figure(plt, zoo: Zoo, group, rows: np.ndarray):
+    """A few models of `group` against their tasks."""
+    values = evaluate(zoo.tasks.coef, GRID)
     pop = zoo.population(group, rows)
     grid = torch.as_tensor(GRID, dtype=torch.float32).expand(len(rows), -1).contiguous()
-    y, grad, region = forward_with_gradients(pop, grid)
+    y, _, _ = forward_with_gradients(pop, grid)
     cols = 3
     fig, axes = plt.subplots(int(np.ceil(len(rows) / cols)), cols, figsize=(11, 6), squeeze=False)
     for ax, i in zip(axes.flat, range(len(rows))):
@@ -77,12 +77,18 @@ def plot_zoo(zoo: Zoo, out: str | Path, n_models: int = 6) -> list[Path]:
         )
     axes.flat[0].legend(fontsize=8)
     fig.suptitle(f"{zoo.spec.ref}: test models ({group.arch.name}) against their tasks")
-    paths.append(_save(fig, out / "fits.png"))
+    return fig
 
+
+def gradient_figure(plt, zoo: Zoo, group, row: int):
+    """One model's gradient in closed form, its region boundaries, and the task's derivative."""
+    pop = zoo.population(group, np.array([row]))
+    grid = torch.as_tensor(GRID, dtype=torch.float32)[None].contiguous()
+    _, grad, region = forward_with_gradients(pop, grid)
     fig, ax = plt.subplots(figsize=(8, 4.5))
-    task = int(group.table["task_id"][rows[0]])
+    task = int(group.table["task_id"][row])
     ax.plot(
-        GRID, P.polyval(GRID, P.polyder(tasks.coef[task])), color="black", lw=2, label="p'(x) of the task"
+        GRID, P.polyval(GRID, P.polyder(zoo.tasks.coef[task])), color="black", lw=2, label="p'(x) of the task"
     )
     ax.plot(
         GRID,
@@ -96,17 +102,9 @@ def plot_zoo(zoo: Zoo, out: str | Path, n_models: int = 6) -> list[Path]:
     for b in bounds:
         ax.axvline(b, color="grey", lw=0.4, alpha=0.6)
     ax.set(
-        title=f"model {group.table['model_id'][rows[0]]}: {int(region[0].max()) + 1} linear regions on [-1, 1] (grey: boundaries)",
+        title=f"model {group.table['model_id'][row]}: {int(region[0].max()) + 1} linear regions on [-1, 1] (grey: boundaries)",
         xlabel="x",
         ylabel="dy/dx",
     )
     ax.legend(fontsize=8)
-    paths.append(_save(fig, out / "gradients.png"))
-    return paths
-
-
-def _save(fig, path: Path) -> Path:
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    _pyplot().close(fig)
-    return path
+    return fig

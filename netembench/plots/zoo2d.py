@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from netembench.zoo import tasks2d
-from netembench.plots.zoo import _save
+from netembench.plots.figure import save
 from netembench.eval.probes import forward_with_gradients
 from netembench.zoo.store import Zoo
 
@@ -62,7 +62,7 @@ def plot_zoo_2d(plt, zoo: Zoo, out: Path) -> list[Path]:
     fig.suptitle(
         f"{zoo.spec.ref}: {len(tasks)} tasks (first {shown}); min RMS distance {tasks.min_distance:.3f}"
     )
-    paths = [_save(fig, out / "tasks.png")]
+    paths = [save(fig, out / "tasks.png")]
 
     group = zoo.groups("test")[0]
     pop = zoo.population(group, np.array([0]))
@@ -101,7 +101,7 @@ def plot_zoo_2d(plt, zoo: Zoo, out: Path) -> list[Path]:
     right.set_title(f"task {task}: its true gradient field over its contour map", fontsize=9)
     for ax in (left, right):
         ax.set(xlim=(-1.05, 1.05), ylim=(-1.05, 1.05), xlabel="x1", ylabel="x2", aspect="equal")
-    paths.append(_save(fig, out / "gradients.png"))
+    paths.append(save(fig, out / "gradients.png"))
     return paths
 
 
@@ -116,4 +116,4 @@ def plot_samplers(plt, path: Path, n: int = 10, seed: int = 0) -> Path:
         contour_panels(axes[r], coef, [f"plane {p:.0%}" for p in tasks2d.plane_share(coef)])
         axes[r][0].set_ylabel(label, fontsize=9)
     fig.suptitle("2-D tasks from two samplers (share of each task's variance a tilted plane explains)")
-    return _save(fig, path)
+    return save(fig, path)
