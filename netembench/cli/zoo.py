@@ -60,7 +60,7 @@ def _zoo_info(args: argparse.Namespace) -> None:
 
 
 def _zoo_verify(args: argparse.Namespace) -> None:
-    from netembench.zoo.hub import read_source
+    from netembench.zoo.cache import read_source
     from netembench.zoo.source import cached_path
     from netembench.zoo.spec import resolve_spec
     from netembench.zoo.store import verify_zoo
@@ -102,7 +102,8 @@ def _zoo_plot(args: argparse.Namespace) -> None:
 
 
 def _zoo_list(args: argparse.Namespace) -> None:
-    from netembench.zoo.source import cache_dir, cached_zoos
+    from netembench.zoo.cache import cache_dir
+    from netembench.zoo.source import cached_zoos
     from netembench.zoo.spec import canonical_specs
     from netembench.zoo.identity import reference_note
 

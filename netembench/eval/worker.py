@@ -181,7 +181,7 @@ class WorkerRunner:
         """Refuse to mount the whole file system, links that lead out of the working directory, into
         the zoo cache or to anything but Python source (a zoo, a result or a key elsewhere in the
         project must stay out of sight), and (run as root) files the worker, as nobody, could not read."""
-        from netembench.zoo.source import cache_dir  # the harness's side only: the worker need not load it
+        from netembench.zoo.cache import cache_dir  # the harness's side only: the worker need not load it
 
         if any(p.parent == p for p in mounts):
             raise SubmissionError(f"submission {self.ref}: a submission cannot be the whole file system")

@@ -1,11 +1,8 @@
-"""Zoos on the Hugging Face Hub: verified, pinned, cached downloads, and pushes.
+"""Talking to the Hugging Face Hub, and nothing else: resolve a revision to a commit, download a
+zoo at a commit into a folder (verified), push a release. Where a download goes in the cache, and
+whether one is needed at all, is `source.py`'s decision.
 
-A download resolves the revision (tag, branch or commit) to a commit first, fetches that commit
-with `huggingface_hub.snapshot_download` into a temporary folder, verifies every file against the
-zoo's manifest, and only then moves it into the cache as `hub/<org>--<name>/<commit>[+<splits>]`.
-A sidecar `<folder>.source.json` records the repository, revision, commit and splits; it travels
-into result files. Endpoint and offline mode are read from `HF_ENDPOINT` and `HF_HUB_OFFLINE` at
-call time.
+Endpoint and offline mode are read from `HF_ENDPOINT` and `HF_HUB_OFFLINE` at call time.
 """
 
 from __future__ import annotations
@@ -14,7 +11,6 @@ import json
 import os
 import re
 import shutil
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -47,10 +43,6 @@ def offline() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "").strip().upper() in {"1", "ON", "YES", "TRUE"}
 
 
-def _repo_dir(cache: Path, repo_id: str) -> Path:
-    return cache / "hub" / repo_id.replace("/", "--")
-
-
 def resolve_commit(repo_id: str, revision: str | None) -> str:
     """The commit a revision points to, asking the hub; errors say what went wrong and what to do."""
     from huggingface_hub import HfApi
@@ -75,133 +67,51 @@ def resolve_commit(repo_id: str, revision: str | None) -> str:
     return info.sha
 
 
-def download_zoo(
-    repo_id: str,
-    revision: str | None,
-    cache: Path,
-    splits: list[str] | None = None,
-    target: Path | None = None,
-    quiet: bool = False,
-) -> Zoo:
-    """Download (or reuse from the `cache` folder) a zoo pinned to one commit, verified before use."""
-    refs_file = _repo_dir(cache, repo_id) / "refs.json"
-    refs = json.loads(refs_file.read_text()) if refs_file.is_file() else {}
-    rev = revision or "main"
-    if offline():
-        commit = rev if _COMMIT.match(rev) else refs.get(rev)
-        candidates = (
-            [target]
-            if target
-            else [_folder(cache, repo_id, commit or "", splits), _folder(cache, repo_id, commit or "", None)]
-        )
-        for folder in candidates if commit else []:
-            if folder.is_dir():
-                return open_cached(folder)
-        raise HubError(
-            f"HF_HUB_OFFLINE=1 and {repo_id}@{rev} is not in the cache ({cache})",
-            "go online once, or build the zoo locally",
-        )
-    commit = resolve_commit(repo_id, rev)
-    folder = target or _folder(cache, repo_id, commit, splits)
-    if folder.is_dir():
-        zoo = open_cached(folder)
-        if zoo.source.get("commit") == commit:
-            return zoo
-        if zoo.source.get("kind") != "hub":
-            raise HubError(f"{folder} exists and is not a download of {repo_id}; remove it first")
-        shutil.rmtree(folder)  # a cached copy of another commit (a moved tag): replace it
-    _fetch(repo_id, rev, commit, folder, splits, quiet)
-    refs_file.parent.mkdir(parents=True, exist_ok=True)
-    refs_file.write_text(json.dumps({**refs, rev: commit}, indent=1, sort_keys=True))
-    return open_cached(folder)
+def is_commit(revision: str) -> bool:
+    return bool(_COMMIT.match(revision))
 
 
-def sidecar(folder: Path) -> Path:
-    """Where a cached zoo's source record lives: beside the folder, so the zoo itself stays intact."""
-    return Path(str(folder) + ".source.json")
-
-
-def read_source(folder: Path) -> dict | None:
-    """A cached zoo's source record (repository, revision, commit, splits), or None for local builds."""
-    path = sidecar(folder)
-    return json.loads(path.read_text()) if path.is_file() else None
-
-
-def _folder(cache: Path, repo_id: str, commit: str, splits: list[str] | None) -> Path:
-    return _repo_dir(cache, repo_id) / (commit + ("+" + "+".join(sorted(splits)) if splits else ""))
-
-
-def _fetch(
-    repo_id: str, revision: str, commit: str, folder: Path, splits: list[str] | None, quiet: bool
-) -> None:
-    from huggingface_hub import snapshot_download
+def fetch(repo_id: str, commit: str, into: Path, splits: list[str] | None, quiet: bool) -> None:
+    """Download a repository's zoo at `commit` (only `splits`, if given) into the empty folder
+    `into` and verify every file against its manifest; a failure says what to do."""
     from huggingface_hub.utils import disable_progress_bars, enable_progress_bars
 
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.partial-", dir=folder.parent))
+    if quiet:
+        disable_progress_bars()
     try:
-        if quiet:
-            disable_progress_bars()
-        try:
-            patterns = None
-            if splits:
-                snapshot_download(
-                    repo_id,
-                    repo_type=REPO_TYPE,
-                    revision=commit,
-                    local_dir=tmp,
-                    allow_patterns=["manifest.json"],
-                    endpoint=endpoint(),
-                )
-                patterns = split_files(json.loads((tmp / "manifest.json").read_text())["files"], splits) + [
-                    "manifest.json"
-                ]
-            snapshot_download(
-                repo_id,
-                repo_type=REPO_TYPE,
-                revision=commit,
-                local_dir=tmp,
-                allow_patterns=patterns,
-                endpoint=endpoint(),
-            )
-        except Exception as err:  # noqa: BLE001
-            raise HubError(
-                f"downloading {repo_id}@{commit[:12]} failed ({type(err).__name__}: {err}); try again"
-            ) from None
-        finally:
-            if quiet:
-                enable_progress_bars()
-        shutil.rmtree(tmp / ".cache", ignore_errors=True)  # huggingface_hub's download bookkeeping
-        problems = verify_zoo(tmp, splits)
-        if problems:
-            raise ZooIntegrityError(
-                f"the download of {repo_id}@{commit[:12]} failed verification ({'; '.join(problems[:3])}); the hub copy is "
-                "corrupt or was altered, nothing was cached"
-            )
-        source = {
-            "kind": "hub",
-            "repo": repo_id,
-            "revision": revision,
-            "commit": commit,
-            "endpoint": endpoint(),
-            "splits": splits,
-        }
-        sidecar(folder).write_text(json.dumps(source, indent=1, sort_keys=True))
-        tmp.rename(folder)
+        _snapshot(repo_id, commit, into, splits)
+    except Exception as err:  # noqa: BLE001
+        raise HubError(f"downloading {repo_id}@{commit[:12]} failed ({type(err).__name__}: {err}); try again") from None
     finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
-
-
-def open_cached(folder: Path) -> Zoo:
-    """Open a cached zoo with its sidecar source record (partial zoos verify their splits only)."""
-    source = read_source(folder)
-    try:
-        return Zoo(folder, source=source, splits=(source or {}).get("splits"))
-    except ZooIntegrityError as err:
+        if quiet:
+            enable_progress_bars()
+    shutil.rmtree(into / ".cache", ignore_errors=True)  # huggingface_hub's download bookkeeping
+    problems = verify_zoo(into, splits)
+    if problems:
         raise ZooIntegrityError(
-            f"{err} (the cached copy was modified on disk: remove it with 'netembench zoo remove' and download again)"
-        ) from None
+            f"the download of {repo_id}@{commit[:12]} failed verification ({'; '.join(problems[:3])}); the hub copy is "
+            "corrupt or was altered, nothing was cached"
+        )
+
+
+def _snapshot(repo_id: str, commit: str, into: Path, splits: list[str] | None) -> None:
+    """`snapshot_download` of the files of `splits` (all without), manifest first to list them."""
+    from huggingface_hub import snapshot_download
+
+    patterns = None
+    if splits:
+        snapshot_download(
+            repo_id,
+            repo_type=REPO_TYPE,
+            revision=commit,
+            local_dir=into,
+            allow_patterns=["manifest.json"],
+            endpoint=endpoint(),
+        )
+        patterns = split_files(json.loads((into / "manifest.json").read_text())["files"], splits) + ["manifest.json"]
+    snapshot_download(
+        repo_id, repo_type=REPO_TYPE, revision=commit, local_dir=into, allow_patterns=patterns, endpoint=endpoint()
+    )
 
 
 def push_zoo(
