@@ -91,7 +91,7 @@ def probe_comparison() -> dict:
     ev = Evaluator(
         InProcessRunner(load_submission(str(ROOT / "baselines" / "integ"))), load_zoo("poly-fine"), quiet=True
     )
-    train, test = ev.embed_split("train", 0, ev.protocol), ev.embed_split("test", 0, ev.protocol)
+    train, test = ev.drawer.embed_split("train", 0, ev.protocol), ev.drawer.embed_split("test", 0, ev.protocol)
     scale = M.Standardiser(train.x)
     a, b, ya, yb = scale(train.x), scale(test.x), train.table["task_id"], test.table["task_id"]
     out = {}

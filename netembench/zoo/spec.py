@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
-import sys
 import unicodedata
 from dataclasses import dataclass
 from importlib import resources
@@ -21,6 +20,7 @@ import numpy as np
 
 from netembench.zoo import budget
 from netembench.zoo.population import Arch, TrainConfig
+from netembench.zoo.spec_toml import SpecError, build_dataclass, read_toml, toml_value
 from netembench.zoo.tasks import MAX_DEGREE, FineFamily, SeparatedFamily, TaskSet
 from netembench.zoo.tasks2d import Fine2DFamily, Separated2DFamily
 
@@ -29,20 +29,11 @@ FAMILIES: dict[str, type] = {
     f.kind: f for f in (SeparatedFamily, FineFamily, Separated2DFamily, Fine2DFamily)
 }
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
-
 CORE_SPLITS = ("train", "validation", "test")
 FIT_BAR = 1e-2
 _SPLIT_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _VERSION = re.compile(r"^\d+\.\d+\.\d+$")
 CONTROL = ("Cc", "Cf", "Zl", "Zp")  # Unicode categories refused in text fields: controls, line breaks
-
-
-class SpecError(ValueError):
-    """A spec that cannot be used; the message names the file, the field and the fix."""
 
 
 @dataclass(frozen=True)
@@ -118,7 +109,7 @@ class ZooSpec:
         return out
 
     def to_toml(self) -> str:
-        lines = [f"name = {_toml(self.name)}", f"version = {_toml(self.version)}", f"seed = {self.seed}"]
+        lines = [f"name = {toml_value(self.name)}", f"version = {toml_value(self.version)}", f"seed = {self.seed}"]
         for key in (
             "description",
             "hub_repo",
@@ -127,18 +118,18 @@ class ZooSpec:
             "superseded_by",
         ):
             if getattr(self, key):
-                lines.append(f"{key} = {_toml(getattr(self, key))}")
+                lines.append(f"{key} = {toml_value(getattr(self, key))}")
         if self.fit_bar != FIT_BAR:
-            lines.append(f"fit_bar = {_toml(self.fit_bar)}")
-        lines += [f"shard_size = {self.shard_size}", "", "[tasks]", f"family = {_toml(self.tasks.kind)}"]
-        lines += [f"{f.name} = {_toml(getattr(self.tasks, f.name))}" for f in dataclasses.fields(self.tasks)]
+            lines.append(f"fit_bar = {toml_value(self.fit_bar)}")
+        lines += [f"shard_size = {self.shard_size}", "", "[tasks]", f"family = {toml_value(self.tasks.kind)}"]
+        lines += [f"{f.name} = {toml_value(getattr(self.tasks, f.name))}" for f in dataclasses.fields(self.tasks)]
         lines += ["", "[training]"]
         lines += [
-            f"{f.name} = {_toml(getattr(self.training, f.name))}" for f in dataclasses.fields(self.training)
+            f"{f.name} = {toml_value(getattr(self.training, f.name))}" for f in dataclasses.fields(self.training)
         ]
         for split in self.splits:
             lines += ["", "[[splits]]"]
-            lines += [f"{f.name} = {_toml(getattr(split, f.name))}" for f in dataclasses.fields(split)]
+            lines += [f"{f.name} = {toml_value(getattr(split, f.name))}" for f in dataclasses.fields(split)]
         return "\n".join(lines) + "\n"
 
     def replace(self, **changes: Any) -> ZooSpec:
@@ -151,76 +142,22 @@ class ZooSpec:
         )
 
 
-def _toml(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    if isinstance(value, str):
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    if isinstance(value, (tuple, list)):
-        return "[" + ", ".join(_toml(v) for v in value) + "]"
-    raise TypeError(f"cannot write {value!r} to TOML")
-
-
-def _build(
-    cls: type, table: dict[str, Any], where: str, source: str, parsed: dict[str, Any] | None = None
-) -> Any:
-    """Instantiate a dataclass from a TOML table, naming any missing, unknown or mistyped field.
-
-    `parsed` holds fields already built from sub-tables; they are passed through as they are.
-    """
-    parsed = parsed or {}
-    fields = {f.name: f for f in dataclasses.fields(cls) if f.name not in parsed}
-    unknown = sorted(set(table) - set(fields))
-    if unknown:
-        raise SpecError(f"{source}: unknown field {unknown[0]!r} in {where} (known: {', '.join(fields)})")
-    values = {}
-    for name, f in fields.items():
-        if name not in table:
-            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-                raise SpecError(f"{source}: missing field {name!r} in {where}")
-            continue
-        values[name] = _coerce(table[name], f.type, f"{where}.{name}", source)
-    return cls(**values, **parsed)
-
-
-def _coerce(value: Any, annotation: Any, where: str, source: str) -> Any:
-    kind = str(annotation)
-    ok = {
-        "int": isinstance(value, int) and not isinstance(value, bool),
-        "float": isinstance(value, (int, float)) and not isinstance(value, bool),
-        "str": isinstance(value, str),
-        "tuple[int, ...]": isinstance(value, list) and all(isinstance(v, int) for v in value),
-    }
-    if kind not in ok:
-        raise TypeError(f"unsupported spec field type {kind}")
-    if not ok[kind]:
-        raise SpecError(
-            f"{source}: field {where} must be {kind.replace('tuple[int, ...]', 'a list of integers')}, got {value!r}"
-        )
-    return float(value) if kind == "float" else tuple(value) if kind.startswith("tuple") else value
-
-
 def parse_spec(text: str, source: str = "<spec>") -> ZooSpec:
     """Parse and validate a spec from TOML text; `source` names it in errors."""
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as err:
-        raise SpecError(f"{source}: not valid TOML ({err})") from None
+    data = read_toml(text, source)
     tasks_table = dict(data.pop("tasks", None) or _missing(source, "[tasks]"))
     family = tasks_table.pop("family", None)
     if family not in FAMILIES:
         raise SpecError(f"{source}: [tasks].family must be one of {sorted(FAMILIES)}, got {family!r}")
     splits = data.pop("splits", None) or _missing(source, "[[splits]]")
     parsed = {
-        "tasks": _build(FAMILIES[family], tasks_table, "[tasks]", source),
-        "training": _build(
+        "tasks": build_dataclass(FAMILIES[family], tasks_table, "[tasks]", source),
+        "training": build_dataclass(
             TrainConfig, data.pop("training", None) or _missing(source, "[training]"), "[training]", source
         ),
-        "splits": tuple(_build(SplitSpec, s, f"[[splits]] #{i + 1}", source) for i, s in enumerate(splits)),
+        "splits": tuple(build_dataclass(SplitSpec, s, f"[[splits]] #{i + 1}", source) for i, s in enumerate(splits)),
     }
-    spec = _build(ZooSpec, data, "the top level", source, parsed)
+    spec = build_dataclass(ZooSpec, data, "the top level", source, parsed)
     _validate(spec, source)
     return spec
 
