@@ -27,7 +27,7 @@ from netembench.eval import sandbox, worker
 from netembench.eval.embedders import Submission, SubmissionError, load_submission, source_hash
 from netembench.eval.harness import evaluate
 from netembench.board.leaderboard import collect
-from netembench.board.render import render_markdown
+from netembench.board.markdown import render_markdown
 from netembench.board.results import build_result, content_hash, write_result
 from netembench.zoo.spec import canonical_specs
 from netembench.zoo.store import verify_zoo

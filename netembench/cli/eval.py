@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -56,17 +57,8 @@ def run_eval(
     try:
         for ref in submissions:  # the workers start up while the zoos are checked and loaded
             runners.append(WorkerRunner(ref, device, timeout))
-
-        def paths(zoo_ref: str, split: str = "public") -> list[Path]:
-            return [out or default_path(results_dir, r.info.name, zoo_ref, split) for r in runners]
-
-        for ref in zoos:
-            named = zoo_name(ref)
-            for path in paths(named) if named else []:
-                check_result_path(path, overwrite)
-        loaded = [
-            load_zoo(ref, cache=cache_dir, build_if_missing=True, device=device, quiet=quiet) for ref in zoos
-        ]
+        paths = partial(_result_paths, runners, results_dir, out)
+        loaded = _load_zoos(zoos, paths, overwrite, cache_dir, device, quiet)
         snapshots = {zoo.spec.ref: take(zoo, device) for zoo in loaded}
         jobs = [(r, zoo, p) for zoo in loaded for r, p in zip(runners, paths(zoo.spec.ref, zoo.split))]
         for _, _, path in jobs:
@@ -77,23 +69,12 @@ def run_eval(
                 print(note, file=sys.stderr)
         results = []
         for runner, zoo, path in jobs:
-            try:
-                evaluation = evaluate(
-                    None,
-                    zoo,
-                    device=device,
-                    batch_size=batch_size,
-                    quiet=quiet,
-                    runner=runner,
-                    snapshot=snapshots[zoo.spec.ref],
-                )
-            except Unsupported as why:
-                print(f"skipped {zoo.spec.ref}: {why}")
-                continue
-            results.append(build_result(zoo, evaluation, device))
-            write_result(results[-1], path, overwrite=overwrite)
-            print(format_scores(results[-1]))
-            print(f"wrote {path}")
+            result = _evaluate_one(runner, zoo, snapshots[zoo.spec.ref], device, batch_size, quiet)
+            if result is not None:
+                results.append(result)
+                write_result(result, path, overwrite=overwrite)
+                print(format_scores(result))
+                print(f"wrote {path}")
     except BaseException:  # a failure or an interrupt: every worker's tree ends now
         for runner in runners:
             runner.close(kill=True)
@@ -101,6 +82,35 @@ def run_eval(
     for runner in runners:
         runner.close()
     return results
+
+
+def _result_paths(
+    runners: list[WorkerRunner], results_dir: Path, out: Path | None, zoo_ref: str, split: str = "public"
+) -> list[Path]:
+    """Each runner's result file for a zoo."""
+    return [out or default_path(results_dir, r.info.name, zoo_ref, split) for r in runners]
+
+
+def _load_zoos(zoos: list[str], paths, overwrite: bool, cache_dir, device: str, quiet: bool) -> list:
+    """The zoos, loaded (downloaded or built if missing) only after every result path that can be
+    named without them was checked."""
+    for ref in zoos:
+        named = zoo_name(ref)
+        for path in paths(named) if named else []:
+            check_result_path(path, overwrite)
+    return [load_zoo(ref, cache=cache_dir, build_if_missing=True, device=device, quiet=quiet) for ref in zoos]
+
+
+def _evaluate_one(runner: WorkerRunner, zoo, snapshot, device: str, batch_size: int, quiet: bool) -> dict | None:
+    """One result, or None (saying why) when the submission does not support the zoo."""
+    try:
+        evaluation = evaluate(
+            None, zoo, device=device, batch_size=batch_size, quiet=quiet, runner=runner, snapshot=snapshot
+        )
+    except Unsupported as why:
+        print(f"skipped {zoo.spec.ref}: {why}")
+        return None
+    return build_result(zoo, evaluation, device)
 
 
 def eval_command(args: argparse.Namespace) -> None:

@@ -23,9 +23,40 @@ def _size_category(n: int) -> str:
 
 
 def render_card(spec: ZooSpec, tasks: TaskSet, models: dict[str, np.ndarray], info: dict[str, Any]) -> str:
-    splits = spec.split_names
-    configs = "\n".join(f"  - split: {s}\n    path: metadata/{s}.parquet" for s in splits)
-    front = f"""---
+    """The card of a zoo built from `spec`, with its tasks, model table and build `info`."""
+    gen = info["generator"]
+    return TEMPLATE.format(
+        front=_front_matter(spec, models),
+        ref=spec.ref,
+        description=spec.description,
+        n_tasks=len(tasks),
+        n_unseen=int(tasks.unseen.sum()),
+        min_distance=tasks.min_distance,
+        family_text=_family_text(spec.tasks),
+        split_rows="\n".join(_split_rows(spec.split_names, models)),
+        fit_rows="\n".join(
+            f"| `{arch}` | {f['models']} | {f['median_rel_mse']:.2e} | {f['max_rel_mse']:.2e} |"
+            for arch, f in info["fit"].items()
+        ),
+        steps=spec.training.steps,
+        batch_size=spec.training.batch_size,
+        lr=spec.training.lr,
+        lr_final=spec.training.lr_final,
+        seed=spec.seed,
+        netembench=gen["netembench"],
+        format_version=gen["format_version"],
+        torch=gen["torch"],
+        device=gen["device"],
+        private=PRIVATE_NOTE if info.get("split") == "private" else "",
+        citation=CITATION,
+        **DOMAINS[tasks.dim],
+    )
+
+
+def _front_matter(spec: ZooSpec, models: dict[str, np.ndarray]) -> str:
+    """The Hub's YAML header: tags, size, and the `datasets` configs of the metadata and tasks."""
+    configs = "\n".join(f"  - split: {s}\n    path: metadata/{s}.parquet" for s in spec.split_names)
+    return f"""---
 license: mit
 pretty_name: netembench {spec.ref}
 tags:
@@ -44,6 +75,10 @@ configs:
     path: tasks.parquet
 ---
 """
+
+
+def _split_rows(splits: list[str], models: dict[str, np.ndarray]) -> list[str]:
+    """A table row per (split, architecture): tasks, seed range, models."""
     rows = []
     for s in splits:
         for arch in dict.fromkeys(models["arch"][models["split"] == s].tolist()):
@@ -52,47 +87,53 @@ configs:
             rows.append(
                 f"| `{s}` | `{arch}` | {len(np.unique(models['task_id'][sel]))} | {seeds.min()}–{seeds.max()} | {int(sel.sum())} |"
             )
-    fit_rows = [
-        f"| `{arch}` | {f['models']} | {f['median_rel_mse']:.2e} | {f['max_rel_mse']:.2e} |"
-        for arch, f in info["fit"].items()
-    ]
-    gen = info["generator"]
-    family = spec.tasks
+    return rows
+
+
+def _family_text(family) -> str:
+    """One sentence on the task family and its parameters."""
     if family.kind == "separated":
-        family_text = (
+        return (
             f"`separated`: {family.n_tasks} tasks (+{family.n_unseen} unseen) with random real roots in "
             f"[-{family.root_range}, {family.root_range}], pairwise RMS distance ≥ {family.min_distance}."
         )
     elif family.kind == "separated2d":
-        family_text = (
+        return (
             f"`separated2d`: {family.n_tasks} tasks (+{family.n_unseen} unseen), uniform coefficients in "
             f"an orthonormal (Legendre) basis, pairwise RMS distance ≥ {family.min_distance}."
         )
     else:
-        family_text = (
+        return (
             f"`{family.kind}`: {family.n_families} families × {family.n_variants} variants "
             f"`normalise(base + {family.eps} · normalise(random))`; bases ≥ {family.base_min_distance} apart, "
             f"any two tasks ≥ {family.floor} apart; unseen: {family.n_unseen_variants} new variants per family and "
             f"{family.n_unseen_families} new families."
         )
-    if tasks.dim == 1:
-        domain = "degree 3–4, normalised to zero mean and unit\nrange over [-1, 1]"
-        order, cube, grid = "low → high", "[-1, 1]", "1025-point grid"
-    else:
-        domain = "2-D polynomials of total degree ≤ 3, normalised to zero mean over\n[-1, 1]² and unit range"
-        order = "monomials x1^a x2^b by total degree, then falling a"
-        cube, grid = "[-1, 1]²", "129 × 129 grid"
-    private = (
-        "\n**A private build**: its seen tasks and its `train` and `validation` models are those of the public\n"
-        "build, but every other split's models and the unseen tasks come from a secret salt the\n"
-        "maintainers hold (`--private-salt`). It cannot be rebuilt from `spec.toml` alone: never publish it.\n"
-        if info.get("split") == "private"
-        else ""
-    )
-    return f"""{front}
-# netembench zoo `{spec.ref}`
 
-{spec.description}
+
+DOMAINS = {
+    1: {
+        "domain": "degree 3–4, normalised to zero mean and unit\nrange over [-1, 1]",
+        "order": "low → high",
+        "cube": "[-1, 1]",
+        "grid": "1025-point grid",
+    },
+    2: {
+        "domain": "2-D polynomials of total degree ≤ 3, normalised to zero mean over\n[-1, 1]² and unit range",
+        "order": "monomials x1^a x2^b by total degree, then falling a",
+        "cube": "[-1, 1]²",
+        "grid": "129 × 129 grid",
+    },
+}
+PRIVATE_NOTE = (
+    "\n**A private build**: its seen tasks and its `train` and `validation` models are those of the public\n"
+    "build, but every other split's models and the unseen tasks come from a secret salt the\n"
+    "maintainers hold (`--private-salt`). It cannot be rebuilt from `spec.toml` alone: never publish it.\n"
+)
+TEMPLATE = """{front}
+# netembench zoo `{ref}`
+
+{description}
 
 A *model zoo* for benchmarking functional network embeddings: each model is a small ReLU MLP trained
 to fit a known random polynomial (its *task*) on {cube}. Embedders are scored on how well their
@@ -101,8 +142,8 @@ embeddings identify, cluster and generalise across tasks (see
 
 ## Tasks
 
-{len(tasks)} tasks ({int(tasks.unseen.sum())} unseen), {domain}; minimum pairwise RMS distance achieved:
-**{tasks.min_distance:.4f}**.
+{n_tasks} tasks ({n_unseen} unseen), {domain}; minimum pairwise RMS distance achieved:
+**{min_distance:.4f}**.
 Family {family_text}
 `tasks.parquet` holds each task's monomial (`coef_k`, {order}) and Chebyshev (`cheb_k`) coefficients.
 
@@ -113,17 +154,17 @@ different seeds; `unseen` tasks appear in no other split.
 
 | split | architecture | tasks | seeds | models |
 |---|---|---|---|---|
-{chr(10).join(rows)}
+{split_rows}
 
 ## Models and fit quality
 
-Each model: MSE on fresh `x ~ U{cube}` every step ({spec.training.steps} Adam steps, batch
-{spec.training.batch_size}, cosine learning rate {spec.training.lr} → {spec.training.lr_final}).
+Each model: MSE on fresh `x ~ U{cube}` every step ({steps} Adam steps, batch
+{batch_size}, cosine learning rate {lr} → {lr_final}).
 Relative MSE on a {grid} (`train_rel_mse` in the metadata):
 
 | architecture | models | median | worst |
 |---|---|---|---|
-{chr(10).join(fit_rows)}
+{fit_rows}
 
 Weights are stacked per shard in `weights/<arch>/<split>-<k>.safetensors` as
 `layers.<i>.weight [M, out, in]` and `layers.<i>.bias [M, out]`; row `row` of shard `shard` is the
@@ -133,7 +174,7 @@ model of that metadata row.
 
 ```python
 import netembench
-zoo = netembench.load_zoo("{spec.ref}")          # verified; lazy access to weights
+zoo = netembench.load_zoo("{ref}")          # verified; lazy access to weights
 group = zoo.groups("test")[0]
 pop = zoo.population(group)                      # stacked weights of the test models
 
@@ -143,9 +184,9 @@ meta = datasets.load_dataset("<this folder or hub repository>")   # metadata, on
 
 ## Generation
 
-Generated deterministically from `spec.toml` (seed {spec.seed}) by netembench {gen["netembench"]}
-(zoo format {gen["format_version"]}) with torch {gen["torch"]} on {gen["device"]}:
-`netembench zoo build {spec.ref}`, which gives the same content on every x86-64 CPU and thread
+Generated deterministically from `spec.toml` (seed {seed}) by netembench {netembench}
+(zoo format {format_version}) with torch {torch} on {device}:
+`netembench zoo build {ref}`, which gives the same content on every x86-64 CPU and thread
 count. The zoo's identity is its **content fingerprint** (`content_fingerprint` in `manifest.json`):
 a hash of the spec, every table value and every tensor, independent of file-writer metadata. The
 manifest's per-file sha256 checksums guard the integrity of a copy.
@@ -155,6 +196,6 @@ manifest's per-file sha256 checksums guard the integrity of a copy.
 MIT.
 
 ```bibtex
-{CITATION}
+{citation}
 ```
 """

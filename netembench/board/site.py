@@ -1,0 +1,166 @@
+"""The leaderboard as one self-contained results site (`leaderboard/index.html`): sortable tables,
+budget curves, embedding maps and cloze examples as inline SVG (`figures`); no external scripts,
+styles or fonts."""
+
+from __future__ import annotations
+
+import html
+
+from netembench.board import figures
+from netembench.board.leaderboard import Entry
+from netembench.board.tables import (
+    METRICS,
+    TRACK_TEXT,
+    budget_rows,
+    columns,
+    fmt,
+    header_name,
+    main_cell,
+    plotted,
+    reads,
+    sections,
+    suite_rows,
+    tracks,
+    value,
+)
+from netembench.eval.harness import HARNESS_VERSION
+from netembench.eval.probes import PROTOCOL_V1
+from netembench.eval.tracks import TRACKS
+from netembench.zoo.spec import CANONICAL_TRACKS
+
+esc = html.escape
+
+STYLE = """body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:2rem auto;max-width:1200px;padding:0 1rem;color:#222}
+table{border-collapse:collapse;margin:.5rem 0 1.5rem;font-size:.9rem}th,td{border-bottom:1px solid #ddd;padding:.3rem .6rem;text-align:right}td{white-space:nowrap}
+th{cursor:pointer;background:#f4f4f4;user-select:none}th:after{content:' \\2195';color:#aaa}td:nth-child(2),th:nth-child(2),td:nth-child(3){text-align:left}
+th.asc:after{content:' \\2191';color:#222}th.desc:after{content:' \\2193';color:#222}dt{font-weight:600;font-family:monospace}dd{margin:0 0 .5rem 1rem}"""
+
+SCRIPT = """document.querySelectorAll('table.sortable').forEach(function(table){
+  table.querySelectorAll('th').forEach(function(th, col){
+    th.addEventListener('click', function(){
+      var body = table.tBodies[0], rows = Array.prototype.slice.call(body.rows);
+      var desc = !th.classList.contains('desc');
+      table.querySelectorAll('th').forEach(function(h){ h.classList.remove('asc', 'desc'); });
+      th.classList.add(desc ? 'desc' : 'asc');
+      rows.sort(function(a, b){
+        var x = a.cells[col].getAttribute('data-value'), y = b.cells[col].getAttribute('data-value');
+        var nx = parseFloat(x), ny = parseFloat(y);
+        var cmp = (isNaN(nx) || isNaN(ny)) ? String(x).localeCompare(String(y)) : nx - ny;
+        return desc ? -cmp : cmp;
+      });
+      rows.forEach(function(r){ body.appendChild(r); });
+    });
+  });
+});"""
+
+
+def render_html(entries: list[Entry]) -> str:
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        "<title>netembench leaderboard</title>",
+        f"<style>{STYLE}</style></head><body>",
+        "<h1>netembench leaderboard</h1>",
+        f"<p>Harness {HARNESS_VERSION}, probe protocol v1 (1-D tracks) and v2 (2-D tracks). Scores are mean ± std over "
+        f"{PROTOCOL_V1.n_draws} evaluation draws; click a column to sort.</p>",
+    ]
+    parts += _suite_table(entries)
+    for zoo, group in tracks(entries):
+        parts.append(f'<h2 id="{esc(zoo)}">{esc(zoo)}</h2><p>{esc(TRACK_TEXT.get(zoo.split("@")[0], ""))}</p>')
+        cols = columns(zoo.split("@")[0], group)
+        for title, section in sections(group):
+            parts += _section_table(zoo, title, section, cols)
+        parts += track_figures(zoo, group)
+    parts.append(
+        "<h2>Metrics</h2><dl>"
+        + "".join(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in METRICS.items())
+        + "</dl>"
+    )
+    parts.append(f"<script>{SCRIPT}</script></body></html>")
+    return "\n".join(parts) + "\n"
+
+
+def _suite_table(entries: list[Entry]) -> list[str]:
+    parts = [
+        '<h2 id="suite">Suite score</h2><p>Mean of the main scores on the four canonical tracks.</p>',
+        '<table class="sortable" data-zoo="suite"><thead><tr>'
+        + "".join(f"<th>{esc(h)}</th>" for h in ("embedder", "reads", "suite", *CANONICAL_TRACKS))
+        + "</tr></thead><tbody>",
+    ]
+    for n, suite, mine in suite_rows(entries):
+        first = next(iter(mine.values()))
+        cells = [
+            _link(n, first),
+            _cell(reads(first), reads(first)),
+            _cell("—" if suite is None else f"{suite:.3f}", "" if suite is None else suite),
+        ]
+        cells += [
+            _cell(main_cell(mine[t]) if t in mine else "—", mine[t].metric("main_score") if t in mine else "")
+            for t in CANONICAL_TRACKS
+        ]
+        parts.append("<tr>" + "".join(cells) + "</tr>")
+    parts.append("</tbody></table>")
+    return parts
+
+
+def _section_table(zoo: str, title: str, section: list[Entry], cols: list[str]) -> list[str]:
+    head = ["#", "embedder", "verified", "split", "reads", "main score", *map(header_name, cols), "params", "eval s"]
+    parts = [
+        f"<h3>{esc(title)}</h3>",
+        f'<table class="sortable" data-zoo="{esc(zoo)}"><thead><tr>'
+        + "".join(f"<th>{esc(h)}</th>" for h in head)
+        + "</tr></thead><tbody>",
+    ]
+    for rank, e in enumerate(section, 1):
+        cells = [
+            _cell(str(rank), rank),
+            _link(e.name, e),
+            _cell("✓" if e.verified else "", int(e.verified)),
+            _cell(e.split, e.split),
+            _cell(reads(e), reads(e)),
+            _cell(fmt(e.data["metrics"]["main_score"]), e.metric("main_score")),
+        ]
+        for c in cols:
+            v = value(e, c)
+            cells.append(_cell(fmt(v), "" if v is None else v["mean"]))
+        cells += [
+            _cell(f"{e.data['embedder']['n_params']:,}", e.data["embedder"]["n_params"]),
+            _cell(f"{e.data['timings']['total_seconds']:.0f}", round(e.data["timings"]["total_seconds"], 1)),
+        ]
+        parts.append("<tr>" + "".join(cells) + "</tr>")
+    parts.append("</tbody></table>")
+    return parts
+
+
+def _link(name: str, entry: Entry) -> str:
+    return f'<td data-value="{esc(name)}"><a href="../{esc(entry.data["embedder"]["submission"])}">{esc(name)}</a></td>'
+
+
+def _cell(text: str, value: object) -> str:
+    return f'<td data-value="{html.escape(str(value))}">{html.escape(text)}</td>'
+
+
+def track_figures(zoo: str, group: list[Entry]) -> list[str]:
+    """A track's budget curves, then each plotted entry's embedding map and cloze examples."""
+    track = zoo.split("@")[0]
+    main = TRACKS[track].main.replace("_", " ") if track in TRACKS else "main score"
+    budget = budget_rows(group)
+    parts = []
+    if budget:
+        parts.append(
+            f'<figure class="budget" data-zoo="{html.escape(zoo)}">'
+            + figures.budget_curves(zoo, {e.name: c for e, c in budget}, main)
+            + f"<figcaption>Main score ({html.escape(main)}) against probe points N.</figcaption></figure>"
+        )
+    for e in sorted((e for e in plotted(group) if e.data.get("figures")), key=lambda e: e.name):
+        figs = e.data["figures"]
+        body = figures.embedding_map(e.name, figs.get("embedding_map", {"pc1": [], "pc2": [], "task_id": []}))
+        body += figures.cloze_examples(e.name, figs.get("cloze_examples", []))
+        parts.append(
+            f'<details class="entry-figures" data-embedder="{html.escape(e.name)}" data-zoo="{html.escape(zoo)}">'
+            f"<summary>{html.escape(e.name)}: embedding map"
+            + (" and cloze examples" if figs.get("cloze_examples") else "")
+            + f"</summary>{body}</details>"
+        )
+    return parts
