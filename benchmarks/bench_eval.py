@@ -23,9 +23,8 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-import torch
-
 import numpy as np
+import torch
 from sklearn.linear_model import LogisticRegression
 
 from netembench import __version__
@@ -33,9 +32,9 @@ from netembench.eval import metrics as M
 from netembench.eval.embedders import InProcessRunner, load_submission
 from netembench.eval.harness import Evaluator, evaluate
 from netembench.eval.probes import forward_with_gradients
+from netembench.eval.worker import WorkerRunner
 from netembench.zoo.source import load_zoo
 from netembench.zoo.spec import CANONICAL_TRACKS
-from netembench.eval.worker import WorkerRunner
 
 ROOT = Path(__file__).resolve().parent.parent
 

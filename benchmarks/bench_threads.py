@@ -26,11 +26,10 @@ import numpy as np
 import torch
 
 from netembench import __version__
-
+from netembench.threads import idle_cores
 from netembench.zoo import rng
 from netembench.zoo.population import Arch, TrainConfig, train_population
 from netembench.zoo.spec import resolve_spec
-from netembench.threads import idle_cores
 
 
 def measure(args: argparse.Namespace, counts: list[int]) -> dict[str, object]:

@@ -30,18 +30,24 @@ import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 import torch
 
-from unittest import mock
-
 from netembench import __version__
-
 from netembench.zoo import population, rng
 from netembench.zoo.build import build_zoo
-from netembench.zoo.population import Arch, TrainConfig, init_population, polyval, train_one_reference
-from netembench.zoo.population import train_population, training_inputs, training_layout
+from netembench.zoo.population import (
+    Arch,
+    TrainConfig,
+    init_population,
+    polyval,
+    train_one_reference,
+    train_population,
+    training_inputs,
+    training_layout,
+)
 
 
 class Adam11(population.ElementwiseAdam):

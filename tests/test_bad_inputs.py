@@ -472,8 +472,8 @@ def test_cheats_score_at_chance(tmp_path, tiny_zoo, capsys, body):
 
 
 def _board(tmp_path, tiny_zoo, edit) -> tuple:
-    from netembench.eval.harness import evaluate
     from netembench.board.results import build_result, content_hash, write_result
+    from netembench.eval.harness import evaluate
 
     root = tmp_path / "repo" / "leaderboard"
     shutil.copytree("baselines/integ", tmp_path / "repo" / "baselines" / "integ")

@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.fake_cuda import CUDA, FakeCuda, on_cuda
 from netembench.eval.embedders import Unsupported, ZooIdentity, load_submission
 from netembench.eval.harness import evaluate
 from netembench.eval.probes import ProbeSet, draw_probes, evaluation_keys
 from netembench.eval.tracks import track_for
 from netembench.eval.worker import WorkerRunner
+from tests.fake_cuda import CUDA, FakeCuda, on_cuda
 
 BASELINES = sorted(p.parent.name for p in Path("baselines").glob("*/embedder.py"))
 # Zoos the shipped checkpoints were trained for (a 1-D or 2-D checkpoint reads any zoo of its inputs).

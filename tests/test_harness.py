@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
+from netembench.board.results import build_result, validate_result
 from netembench.cli import main
 from netembench.eval.embedders import SubmissionError, load_submission
 from netembench.eval.harness import evaluate
-from netembench.board.results import build_result, validate_result
 
 
 class Oracle:

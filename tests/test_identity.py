@@ -10,9 +10,8 @@ import pytest
 import safetensors.numpy
 
 from netembench.cli import main
-from netembench.zoo.identity import content_fingerprint
+from netembench.zoo.identity import content_fingerprint, reference_note
 from netembench.zoo.spec import resolve_spec
-from netembench.zoo.identity import reference_note
 from netembench.zoo.store import Zoo, ZooError, ZooIntegrityError, check_output, sha256_file
 
 

@@ -7,16 +7,15 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from netembench.board.results import build_result, content_hash, write_result
+from netembench.board.signing import generate_key, public_line
+from netembench.board.verified import make_record, scores
 from netembench.cli import main
 from netembench.eval.embedders import load_submission
 from netembench.eval.harness import HARNESS_VERSION, evaluate
-from netembench.board.results import build_result, content_hash, write_result
-from netembench.board.signing import generate_key, public_line
 from netembench.zoo.spec import canonical_specs, resolve_spec
-from netembench.board.verified import make_record, scores
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = resolve_spec("poly-seed")  # the current version of poly-seed

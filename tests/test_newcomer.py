@@ -11,9 +11,8 @@ import pytest
 import torch
 
 from netembench import progress, threads
-
-from netembench.zoo import source as registry
 from netembench.cli import build_parser, main
+from netembench.zoo import source as registry
 from netembench.zoo.spec import CANONICAL_TRACKS
 from tests.conftest import TINY_SPEC
 

@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 from safetensors.numpy import load_file
 
+from netembench.board.results import build_result, content_hash, default_path, validate_result
 from netembench.cli import main
 from netembench.eval.embedders import load_submission
 from netembench.eval.harness import evaluate
 from netembench.zoo.private import MIN_SALT_BYTES, salt_from_bytes
-from netembench.board.results import build_result, content_hash, default_path, validate_result
 from netembench.zoo.spec import canonical_specs, resolve_spec
 from netembench.zoo.store import Zoo
 from netembench.zoo.tasks import FineFamily, SeparatedFamily

@@ -3,8 +3,21 @@ from __future__ import annotations
 import pytest
 import torch
 
-from netembench.eval.features import bin_means, fill_hidden, integrate, integrated_profile, mean_fill, region_mean
-from netembench.eval.probes import PROTOCOL_V1, cloze_mask, draw_probes, evaluation_keys, forward_with_gradients
+from netembench.eval.features import (
+    bin_means,
+    fill_hidden,
+    integrate,
+    integrated_profile,
+    mean_fill,
+    region_mean,
+)
+from netembench.eval.probes import (
+    PROTOCOL_V1,
+    cloze_mask,
+    draw_probes,
+    evaluation_keys,
+    forward_with_gradients,
+)
 from netembench.zoo.rng import model_keys
 
 

@@ -23,12 +23,12 @@ import pytest
 import torch
 
 import netembench
-from netembench.eval import sandbox, worker
-from netembench.eval.embedders import Submission, SubmissionError, load_submission, source_hash
-from netembench.eval.harness import evaluate
 from netembench.board.leaderboard import collect
 from netembench.board.markdown import render_markdown
 from netembench.board.results import build_result, content_hash, write_result
+from netembench.eval import sandbox, worker
+from netembench.eval.embedders import Submission, SubmissionError, load_submission, source_hash
+from netembench.eval.harness import evaluate
 from netembench.zoo.spec import canonical_specs
 from netembench.zoo.store import verify_zoo
 from tests.test_bad_inputs import one_line_error, run

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from netembench.cli import main
 from netembench.board.signing import SigningError, load_private_key, read_public_keys, sign, signature_problem
+from netembench.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -7,8 +7,8 @@ import torch
 from netembench.eval.embedders import load_submission
 from netembench.eval.harness import evaluate
 from netembench.eval.metrics import twin_scores
-from netembench.zoo.rng import model_keys
 from netembench.eval.twins import MAX_SCALE, functional_twin, twin_transforms
+from netembench.zoo.rng import model_keys
 
 
 @pytest.mark.parametrize("zoo", ["tiny_zoo", "tiny_2d_zoo"])

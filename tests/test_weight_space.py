@@ -12,8 +12,8 @@ import torch
 
 from netembench.eval.embedders import Unsupported, load_submission
 from netembench.eval.harness import evaluate
-from netembench.zoo.rng import model_keys
 from netembench.eval.twins import functional_twin
+from netembench.zoo.rng import model_keys
 
 HERE = Path(__file__).resolve().parent.parent / "baselines" / "weight_space"
 

@@ -12,8 +12,8 @@ import torch
 from safetensors import safe_open
 
 from netembench.cli import main
-from netembench.zoo.store import MANIFEST, save_safetensors, write_manifest
 from netembench.zoo.diff import ulp_distance
+from netembench.zoo.store import MANIFEST, save_safetensors, write_manifest
 
 SHARD = "weights/1-8-8-1/train-00000.safetensors"
 

@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from netembench.board.results import ResultError, flat_metrics, read_result, result_name, validate_result
+from netembench.board.verified import check_records
 from netembench.eval.embedders import NAME_RULE, NAME_RULE_TEXT, SubmissionError, locate_submission
 from netembench.eval.harness import HARNESS_VERSION
-from netembench.board.results import flat_metrics, read_result, result_name, ResultError, validate_result
 from netembench.zoo.spec import ZooSpec, canonical_specs
-from netembench.board.verified import check_records
 
 # Earlier harness versions whose result files stay valid, listed apart as superseded.
 SUPERSEDED_HARNESSES = ("1.0.0", "1.1.0", "1.2.0")

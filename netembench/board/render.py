@@ -12,6 +12,7 @@ from netembench.board.leaderboard import collect
 from netembench.board.markdown import render_markdown
 from netembench.board.site import render_html
 
+
 def build(root: str | Path, check: bool = False) -> tuple[list[str], list[str]]:
     """Validate and render. Returns (problems, stale files). Writes only when valid and not `check`."""
     root = Path(root)

@@ -20,12 +20,12 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from netembench.eval.harness import HARNESS_VERSION
 from netembench.board.leaderboard import Entry, collect
 from netembench.board.results import ResultError
 from netembench.board.signing import KEYS_FILE, SigningError, key_id, read_public_keys
-from netembench.zoo.store import Zoo
 from netembench.board.verified import VERIFIED, make_record, moved_scores, read_records, scores, write_records
+from netembench.eval.harness import HARNESS_VERSION
+from netembench.zoo.store import Zoo
 
 
 @dataclass

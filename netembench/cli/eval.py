@@ -17,15 +17,20 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from netembench.board.results import (
+    build_result,
+    check_result_path,
+    default_path,
+    format_scores,
+    write_result,
+)
 from netembench.cli.common import CommandError, add_zoo_options
-
 from netembench.eval.embedders import Unsupported, locate_submission
 from netembench.eval.harness import evaluate
-from netembench.zoo.source import load_zoo, zoo_name
-from netembench.board.results import build_result, check_result_path, default_path, format_scores, write_result
 from netembench.eval.snapshot import take
-from netembench.zoo.spec import CANONICAL_TRACKS
 from netembench.eval.worker import WorkerRunner
+from netembench.zoo.source import load_zoo, zoo_name
+from netembench.zoo.spec import CANONICAL_TRACKS
 
 ALL = "all"
 

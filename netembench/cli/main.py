@@ -8,13 +8,13 @@ import sys
 import threading
 from collections.abc import Sequence
 
+from netembench.board.results import ResultError
 from netembench.cli.common import CommandError
 from netembench.cli.eval import add_eval_parser
 from netembench.cli.leaderboard import add_leaderboard_parser
 from netembench.cli.zoo import add_zoo_parser
-from netembench.board.results import ResultError
-from netembench.zoo.spec import SpecError
 from netembench.threads import THREADS
+from netembench.zoo.spec import SpecError
 
 
 class Interrupted(KeyboardInterrupt):

@@ -86,8 +86,8 @@ def _zoo_verify(args: argparse.Namespace) -> None:
 def _zoo_diff(args: argparse.Namespace) -> None:
     import json
 
-    from netembench.zoo.source import load_zoo
     from netembench.zoo.diff import diff_zoos
+    from netembench.zoo.source import load_zoo
 
     report = diff_zoos(*(load_zoo(ref, cache=args.cache_dir, quiet=args.quiet) for ref in (args.a, args.b)))
     print(json.dumps(report.as_dict(), indent=1) if args.json else report.format())
@@ -103,9 +103,9 @@ def _zoo_plot(args: argparse.Namespace) -> None:
 
 def _zoo_list(args: argparse.Namespace) -> None:
     from netembench.zoo.cache import cache_dir
+    from netembench.zoo.identity import reference_note
     from netembench.zoo.source import cached_zoos
     from netembench.zoo.spec import canonical_specs
-    from netembench.zoo.identity import reference_note
 
     cached = cached_zoos(args.cache_dir)
     specs = canonical_specs()

@@ -17,8 +17,8 @@ import numpy as np
 import torch
 
 from netembench.eval.embedders import SubmissionError
-from netembench.zoo.population import Population
 from netembench.eval.probes import ProbeSet
+from netembench.zoo.population import Population
 
 PER_CALL = 4  # probe sets kept from each embed call
 POOL = 48  # probe sets kept per kind of batch (architecture and probe-set shape), uniformly

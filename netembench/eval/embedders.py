@@ -14,8 +14,8 @@ import hashlib
 import importlib
 import importlib.util
 import os
-import sys
 import re
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path

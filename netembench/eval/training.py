@@ -10,8 +10,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from netembench.zoo import rng
 from netembench.eval.probes import PROTOCOL_V1, ProbeBatch, Protocol, draw_probes
+from netembench.zoo import rng
 from netembench.zoo.store import Zoo
 
 

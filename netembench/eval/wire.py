@@ -18,8 +18,8 @@ import safetensors.torch
 from torch import Tensor
 
 from netembench.eval.embedders import NAME_RULE, PROTOCOLS, READABLE
-from netembench.zoo.population import Arch, Population
 from netembench.eval.probes import ProbeBatch
+from netembench.zoo.population import Arch, Population
 
 MAX_MESSAGE = 1 << 31  # bytes: a generous bound on one batch sent to the worker
 SMALL_MESSAGE = 1 << 20  # bytes: the bound on an answer without tensors, and on any answer's header

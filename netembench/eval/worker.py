@@ -43,8 +43,6 @@ from netembench.eval.embedders import (
     reads_hint,
 )
 from netembench.eval.probes import ProbeBatch
-from netembench.threads import THREADS
-
 from netembench.eval.wire import (
     INFO_FIELDS,
     MAX_MESSAGE,
@@ -59,7 +57,7 @@ from netembench.eval.wire import (
     rebuild_batch,
     violation,
 )
-
+from netembench.threads import THREADS
 
 LOAD_TIMEOUT = 120.0  # seconds at least for a fresh worker to import torch and the submission
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from netembench.zoo import tasks2d
-from netembench.plots.figure import save
 from netembench.eval.probes import forward_with_gradients
+from netembench.plots.figure import save
+from netembench.zoo import tasks2d
 from netembench.zoo.store import Zoo
 
 

@@ -8,20 +8,19 @@ import numpy as np
 import torch
 
 from netembench import __version__
-
+from netembench.progress import Progress
+from netembench.threads import THREADS
 from netembench.zoo import rng, rounding
 from netembench.zoo.card import render_card
 from netembench.zoo.population import Arch, Population, fit_rel_mse, train_population
 from netembench.zoo.private import PrivateSalt, is_private_split
-from netembench.progress import Progress
 from netembench.zoo.shards import Shard, current_shard
 from netembench.zoo.spec import ZooSpec
-from netembench.threads import THREADS
 from netembench.zoo.store import (
     FORMAT_VERSION,
     Zoo,
-    atomic_folder,
     ZooError,
+    atomic_folder,
     check_output,
     coefficient_columns,
     save_safetensors,

@@ -37,7 +37,6 @@ from fractions import Fraction
 
 import numpy as np
 import torch
-
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from netembench.zoo import exact
