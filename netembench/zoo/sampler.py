@@ -151,3 +151,17 @@ def sample_fine(
     for f in range(family.n_families, n_bases):
         add_variants(f, family.n_variants, True, held_draw or draw)
     return task_set(tasks.coef, np.array(families), np.array(unseen), gram, dim)
+
+
+def sample_separated(
+    family, draw: Draw, held_draw: Draw, gram: np.ndarray, dim: int
+) -> TaskSet:
+    """The separated families' sampler, for any input dimension: `family.n_tasks` seen tasks from
+    `draw()`, then `family.n_unseen` unseen ones from `held_draw()` (the same stream but for a
+    private build), each at least `family.min_distance` from every task before it."""
+    total = family.n_tasks + family.n_unseen
+    accepted = Accepted(gram)
+    for i in range(total):
+        source = draw if i < family.n_tasks else held_draw
+        accepted.add(draw_until(source, accepted, family.min_distance, f"task {i} of {total}", family.max_attempts))
+    return task_set(accepted.coef, np.arange(total), np.arange(total) >= family.n_tasks, gram, dim)

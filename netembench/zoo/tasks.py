@@ -16,12 +16,10 @@ import numpy as np
 
 from netembench.zoo import sampler
 from netembench.zoo.sampler import (
-    Accepted,
     TaskSamplingError,
     TaskSet,
-    draw_until,
     sample_fine,
-    task_set,
+    sample_separated,
     uniform,
 )
 
@@ -127,20 +125,9 @@ class SeparatedFamily:
         from a stream seeded by them, the seen tasks stay those of the public build."""
         rng = np.random.default_rng([seed, 0x7A5C])
         held = np.random.default_rng([seed, 0x7A5C, *private]) if private else rng
-        total = self.n_tasks + self.n_unseen
-        accepted = Accepted(GRAM)
-        for i in range(total):
-            source = rng if i < self.n_tasks else held
-            accepted.add(
-                draw_until(
-                    partial(_root_polynomial, source, self.degrees, self.root_range),
-                    accepted,
-                    self.min_distance,
-                    f"task {i} of {total}",
-                    self.max_attempts,
-                )
-            )
-        return task_set(accepted.coef, np.arange(total), np.arange(total) >= self.n_tasks, GRAM, 1)
+        draw = partial(_root_polynomial, rng, self.degrees, self.root_range)
+        held_draw = partial(_root_polynomial, held, self.degrees, self.root_range)
+        return sample_separated(self, draw, held_draw, GRAM, 1)
 
 
 @dataclass(frozen=True)

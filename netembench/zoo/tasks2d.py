@@ -27,11 +27,10 @@ from netembench.zoo.bases import EXPONENTS_2D as EXPONENTS
 from netembench.zoo.bases import MAX_DEGREE_2D as MAX_DEGREE
 from netembench.zoo.bases import chebyshev_2d as chebyshev  # noqa: F401 (public: tasks2d.chebyshev)
 from netembench.zoo.sampler import (
-    Accepted,
     TaskSamplingError,
     TaskSet,
-    draw_until,
     sample_fine,
+    sample_separated,
     uniform,
 )
 
@@ -168,14 +167,8 @@ class Separated2DFamily:
         them (`netembench.zoo.private`), the seen tasks stay those of the public build."""
         rng = np.random.default_rng([seed, 0x2D5E])
         held = np.random.default_rng([seed, 0x2D5E, *private]) if private else rng
-        total = self.n_tasks + self.n_unseen
-        accepted = Accepted(GRAM)
-        for i in range(total):
-            draw = partial(orthonormal_polynomial, rng if i < self.n_tasks else held)
-            accepted.add(
-                draw_until(draw, accepted, self.min_distance, f"task {i} of {total}", self.max_attempts)
-            )
-        return task_set(accepted.coef, np.arange(total), np.arange(total) >= self.n_tasks)
+        draw, held_draw = partial(orthonormal_polynomial, rng), partial(orthonormal_polynomial, held)
+        return sample_separated(self, draw, held_draw, GRAM, DIM)
 
 
 @dataclass(frozen=True)
