@@ -435,6 +435,24 @@ def test_page_in_a_headless_browser(board, capsys, tmp_path, evaluations):
     _assert_readable(report)
 
 
+def test_sixteen_entries_stay_readable_in_a_headless_browser(tmp_path, evaluations, capsys):
+    """16 embedders on one track (the three baselines' results under other names), one of them only
+    on a non-canonical build: 16 colours, a legend row each, that one dashed and labelled."""
+    repo = tmp_path / "repo"
+    names = [f"{NAMES[i % 3]}_{i:02d}" for i in range(16)]
+    for i, name in enumerate(names):
+        shutil.copytree(ROOT / "baselines" / NAMES[i % 3], repo / "baselines" / name)
+        r = _as_track(evaluations[NAMES[i % 3]], canonical=i != 5)
+        r["embedder"].update(name=name, submission=f"baselines/{name}")
+        write_result({**r, "content_hash": content_hash(r)}, repo / f"leaderboard/results/{name}/{SEED.ref}.json")
+    assert lb(capsys, repo / "leaderboard")[0] == 0
+    report = _browser_report(repo / "leaderboard" / "index.html", tmp_path)
+    assert sorted(report["colors"]) == sorted(names)
+    (fig,) = report["budget"]
+    assert sorted(fig["legend"]) == sorted(names) and fig["dashed"] == [names[5]]
+    _assert_readable(report)
+
+
 def test_committed_site_is_readable_in_a_headless_browser(tmp_path):
     """The real results site (every shipped entry, every track) passes the same checks."""
     index = ROOT / "leaderboard" / "index.html"
