@@ -35,7 +35,7 @@ STYLE = """body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin
 figure{margin:1rem 0;max-width:100%;overflow-x:auto}figcaption{font-size:.9rem;color:#444}
 .entry-figures>div{display:flex;flex-wrap:wrap;gap:.5rem 1rem;align-items:flex-start}
 th,td{border-bottom:1px solid #ddd;padding:.3rem .45rem;text-align:right}td{white-space:nowrap}
-th{cursor:pointer;background:#f4f4f4;user-select:none}th:after{content:' \\2195';color:#aaa}td.name,th.name{text-align:left}.sd{font-size:.8em;color:#777}
+th{cursor:pointer;background:#f4f4f4;user-select:none}th:after{content:' \\2195';color:#aaa}td.name,th.name{text-align:left;position:sticky;left:0;z-index:1;background:#fff}th.name{background:#f4f4f4}.sd{font-size:.8em;color:#777}
 th.asc:after{content:' \\2191';color:#222}th.desc:after{content:' \\2193';color:#222}dt{font-weight:600;font-family:monospace}dd{margin:0 0 .5rem 1rem}"""
 
 SCRIPT = """document.querySelectorAll('table.sortable').forEach(function(table){
