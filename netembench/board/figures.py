@@ -52,9 +52,11 @@ class Axes:
     y: tuple[float, float]
 
     def sx(self, v: float) -> float:
+        """The pixel column of data value `v`."""
         return self.left + (v - self.x[0]) / (self.x[1] - self.x[0] or 1) * self.width
 
     def sy(self, v: float) -> float:
+        """The pixel row of data value `v` (up is larger)."""
         return self.top + self.height - (v - self.y[0]) / (self.y[1] - self.y[0] or 1) * self.height
 
 
@@ -90,10 +92,11 @@ def tick_label(value: float, ticks: list[float]) -> str:
     return "0" if float(text) == 0 else text
 
 
-def _svg(kind: str, title: str, body: list[str], width: float, height: float, extra: str = "") -> str:
+def _svg(kind: str, title: str, body: list[str], width: float, height: float) -> str:
+    """An SVG element of class `kind`, its size in pixels and its accessible title."""
     return (
         f'<svg class="{kind}" role="img" aria-label="{esc(title)}" width="{width:g}" height="{height:g}" '
-        f'viewBox="0 0 {width:g} {height:g}"{extra}><title>{esc(title)}</title>' + "".join(body) + "</svg>"
+        f'viewBox="0 0 {width:g} {height:g}"><title>{esc(title)}</title>' + "".join(body) + "</svg>"
     )
 
 
@@ -262,6 +265,7 @@ def scaling_curve(data: dict) -> str:
 
 
 def _span(values: list[float]) -> tuple[float, float]:
+    """The range of `values`, with a margin so that no point sits on the frame."""
     lo, hi = min(values), max(values)
     pad = (hi - lo) * 0.04 if hi > lo else 1.0
     return lo - pad, hi + pad

@@ -161,6 +161,7 @@ def _link(name: str, entry: Entry, style: figures.Style) -> str:
 
 
 def _swatch(name: str, style: figures.Style) -> str:
+    """A small square in the embedder's colour, as its lines and points are drawn in the figures."""
     return (
         f'<span class="swatch" data-embedder="{esc(name)}" data-color="{style.color}" '
         f'style="background:{style.color}" aria-hidden="true"></span>'
@@ -168,6 +169,7 @@ def _swatch(name: str, style: figures.Style) -> str:
 
 
 def _head(names: tuple[str, ...] | list[str]) -> str:
+    """A table's header cells; the embedder column is marked (left-aligned, kept in view)."""
     return "".join(
         f'<th class="name">{esc(h)}</th>' if h == "embedder" else f"<th>{esc(h)}</th>" for h in names
     )
