@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from netembench.zoo.host import card_text, is_host_family
 from netembench.zoo.spec import ZooSpec
 from netembench.zoo.tasks import TaskSet
 
@@ -58,7 +59,7 @@ configs:
     ]
     gen = info["generator"]
     family = spec.tasks
-    if family.kind == "separated":
+    if family.kind in ("separated", "host-separated"):
         family_text = (
             f"`separated`: {family.n_tasks} tasks (+{family.n_unseen} unseen) with random real roots in "
             f"[-{family.root_range}, {family.root_range}], pairwise RMS distance ≥ {family.min_distance}."
@@ -75,6 +76,8 @@ configs:
             f"any two tasks ≥ {family.floor} apart; unseen: {family.n_unseen_variants} new variants per family and "
             f"{family.n_unseen_families} new families."
         )
+    if is_host_family(family):
+        family_text += " " + card_text(family)
     if tasks.dim == 1:
         domain = "degree 3–4, normalised to zero mean and unit\nrange over [-1, 1]"
         order, cube, grid = "low → high", "[-1, 1]", "1025-point grid"
