@@ -11,6 +11,7 @@ import torch
 from numpy.polynomial import polynomial as P
 
 from netembench.eval.probes import forward_with_gradients
+from netembench.zoo.host import is_host_family
 from netembench.zoo.store import Zoo
 from netembench.zoo.tasks import GRID, evaluate
 
@@ -32,6 +33,10 @@ def plot_zoo(zoo: Zoo, out: str | Path, n_models: int = 6) -> list[Path]:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     tasks = zoo.tasks
+    if is_host_family(zoo.spec.tasks):  # components of host networks
+        from netembench.plots.host import plot_host_zoo
+
+        return plot_host_zoo(plt, zoo, out)
     if tasks.dim == 2:
         from netembench.plots.zoo2d import plot_zoo_2d
 
