@@ -3,10 +3,10 @@ non-learned host baselines: find the component's input direction from its gradie
 component along it.
 
 A component reads one projection of the activations, so its gradients are all parallel to one
-direction `a` of activation space. The top right singular vector of `grad [N, W]` recovers it,
-oriented as the host tracks orient projections (`a . mean(x) > 0`: the input grows with the mean
-activation). Projected points are standardised with the probe set's own mean and deviation, at
-the scale the host tracks use (+-1 at +-2 sd), since an embedder does not know the host's.
+unit direction `a` of activation space. The top right singular vector of `grad [N, W]` recovers it,
+oriented as the host tracks orient projections (`sum(a) > 0`). The component's input is then
+`t = a . (x - CENTRE) / SPREAD` exactly, with the constants of the canonical host specs
+(docs/protocol.md).
 """
 
 from __future__ import annotations
@@ -16,23 +16,23 @@ from torch import Tensor
 
 from netembench.eval.features import fixed_grid, integrated_profile, resample
 
-SCALE = 2.0  # +-1 at +-SCALE standard deviations, as the host tracks standardise projections
+CENTRE = 0.25  # host-seed / host-fine: t = a . (x - CENTRE) / SPREAD
+SPREAD = 1.1
 
 
 def component_direction(x: Tensor, grad: Tensor) -> Tensor:
     """The unit direction `[B, W]` the gradients `grad [B, N, W]` span (top right singular vector),
-    oriented so that it correlates positively with the mean activation of `x [B, N, W]`."""
+    oriented so that its entries sum to a positive number. `x` gives the dtype."""
     v = torch.linalg.svd(grad.double(), full_matrices=False).Vh[:, 0, :]
-    sign = torch.where((v * x.double().mean(1)).sum(-1) < 0, -1.0, 1.0)
+    sign = torch.where(v.sum(-1) < 0, -1.0, 1.0)
     return (v * sign[:, None]).to(x.dtype)
 
 
 def projected_inputs(x: Tensor, direction: Tensor) -> tuple[Tensor, Tensor]:
-    """(`t [B, N]`, the standardised projections `(u - mean) / (SCALE sd)` of `u = direction . x`;
-    `d u / d t` `[B]`, to turn gradients along `u` into slopes in `t`)."""
-    u = (x * direction[:, None, :]).sum(-1)
-    mean, sd = u.mean(1, keepdim=True), u.std(1, keepdim=True).clamp_min(1e-12)
-    return (u - mean) / (SCALE * sd), SCALE * sd[:, 0]
+    """(`t [B, N]`, the component's inputs `direction . (x - CENTRE) / SPREAD`; `du/dt [B]`, to
+    turn gradients along the direction into slopes in `t`)."""
+    u = (x * direction[:, None, :]).sum(-1) - CENTRE * direction.sum(-1, keepdim=True)
+    return u / SPREAD, torch.full_like(u[:, 0], SPREAD)
 
 
 def sorted_along(t: Tensor, *values: Tensor) -> tuple[Tensor, ...]:

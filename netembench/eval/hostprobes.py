@@ -10,8 +10,9 @@ of the component); cloze masks hide whole regions as in v2. Weight readers get t
 a network on R^W.
 
 The stem's units are presented in a canonical order and scale: each unit's (weights, bias) row is
-divided by its Euclidean norm (the component's first layer takes the factor) and units are sorted
-by their normalised bias. A host rewritten by the ReLU symmetries (`eval.twins` permutes and rescales
+divided by its Euclidean norm (the component's first layer takes the factor; on the host tracks
+stems are stored with unit-norm rows, so this changes nothing but rounding) and units are sorted by
+their first normalised weight. A host rewritten by the ReLU symmetries (`eval.twins` permutes and rescales
 the stem's units too) then presents the same activations, up to rounding, to the same component.
 """
 
@@ -55,7 +56,7 @@ def canonical_component(pop: Population) -> tuple[Tensor, Tensor, Population]:
     norm = exact.sqrt(exact.fixed_sum(stem_w * stem_w, 2) + stem_b * stem_b)  # [M, W]
     norm = torch.where(norm > 0, norm, torch.ones_like(norm))
     w, b = stem_w / norm[..., None], stem_b / norm
-    order = b.argsort(dim=1, stable=True)
+    order = w[..., 0].argsort(dim=1, stable=True)  # biases are alike on the host tracks
     w = w.gather(1, order[..., None].expand_as(w))
     b = b.gather(1, order)
     first = component.weights[0] * norm[:, None, :]

@@ -2,11 +2,13 @@
 
 A host takes inputs `z` (8-D, approximately standard normal), passes them through a frozen random
 ReLU stem `h = relu(W z + b)` (width W, the shared activation space) and then through K component
-blocks. Component k reads its own 1-D projection `t_k = (a_k . h - mu_k) / (scale * sigma_k)` of
-the stem's activations (mu, sigma: exact statistics of a fixed sample of the host's inputs) with a
-1 -> W -> W -> 1 ReLU MLP `g_k`; the host's output is `sum_k g_k(t_k)`. Only the sum is trained,
-on the target `sum_k p_k(clip(t_k, -1, 1))` with `p_k` a 1-D task: no component is ever trained
-or supervised on its own.
+blocks. The stem's units are alike: each row (w_j, b_j) has unit Euclidean norm and the same bias
+`b_j = bias`, so every unit has the same marginal distribution. Component k reads its own 1-D
+projection `t_k = a_k . (h - centre) / spread` of the stem's activations (a_k a unit vector with
+sum(a_k) > 0; `centre` and `spread` are constants of the spec, so an embedder that finds a_k knows
+t_k exactly) with a 1 -> W -> W -> 1 ReLU MLP `g_k`; the host's output is `sum_k g_k(t_k)`. Only
+the sum is trained, on the target `sum_k p_k(clip(t_k, -1, 1))` with `p_k` a 1-D task: no
+component is ever trained or supervised on its own.
 
 Identifiability: the map z -> (t_1, ..., t_K) has rank K on a set of positive measure (checked in
 `tests/test_host.py`), so the joint distribution of the t's has an interior. If
@@ -15,7 +17,7 @@ interior of t_k's support: each component is its task up to a constant, which gr
 The component's task is its label.
 
 A component is stored as one network `in-W-W-W-1` (`Population`): layer 0 is its host's stem,
-layer 1 the component's first layer composed with its projection (`w1 (x) a_k / (scale sigma_k)`),
+layer 1 the component's first layer composed with its projection (`w1 (x) a_k / spread`),
 layers 2 and 3 the rest of the component. Every number is computed with correctly rounded
 elementwise operations in a fixed order (`netembench.zoo.exact`): the same bits on every machine.
 """
@@ -39,8 +41,6 @@ STREAM_PROJECTION = 0x7001
 STREAM_Z = 0x7002  # a host's data stream: training, statistics and fits use disjoint offsets
 STREAM_ASSIGN = 0x7003
 IRWIN_HALL = 4  # z is a standardised sum of 4 uniforms: near normal, and exact to compute
-STATS_POINTS = 4096  # the fixed sample whose exact mean and deviation standardise each projection
-STATS_OFFSET = 1 << 40  # counters of the statistics sample, far from the training stream
 FIT_OFFSET = 1 << 41
 FIT_POINTS = 2048
 
@@ -52,7 +52,9 @@ class HostSeparatedFamily(SeparatedFamily):
     kind: ClassVar[str] = "host-separated"
     components: int = 3
     inputs: int = 8
-    scale: float = 2.0
+    bias: float = -0.3  # every stem unit's bias (rows have unit norm): about 62% of activations are 0
+    centre: float = 0.25  # about E[h_j]: relu(N(-0.3, 0.91)) has mean 0.249
+    spread: float = 1.1  # about twice the median deviation of a . h: t is +-1 near +-2 sd
 
 
 @dataclass(frozen=True)
@@ -62,7 +64,9 @@ class HostFineFamily(FineFamily):
     kind: ClassVar[str] = "host-fine"
     components: int = 3
     inputs: int = 8
-    scale: float = 2.0
+    bias: float = -0.3  # every stem unit's bias (rows have unit norm): about 62% of activations are 0
+    centre: float = 0.25  # about E[h_j]: relu(N(-0.3, 0.91)) has mean 0.249
+    spread: float = 1.1  # about twice the median deviation of a . h: t is +-1 near +-2 sd
 
 
 HostFamily = HostSeparatedFamily | HostFineFamily
@@ -100,8 +104,8 @@ def host_assignment(models: dict[str, np.ndarray], components: int, salt: int) -
 
 @dataclass
 class Hosts:
-    """M hosts: stems `w [M, W, D]`, `b [M, W]`; projections `a [M, K, W]`; standardisation
-    `mu, div [M, K]` (t = (a.h - mu) / div)."""
+    """M hosts: stems `w [M, W, D]`, `b [M, W]`; projections `a [M, K, W]`; their offsets and
+    divisors `mu, div [M, K]` (t = (a.h - mu) / div)."""
 
     w: Tensor
     b: Tensor
@@ -127,26 +131,25 @@ def project(a: Tensor, h: Tensor) -> Tensor:
     return exact.fixed_sum(h[:, None, :, :] * a[:, :, None, :], 3)
 
 
-def init_hosts(host_keys: Tensor, components: int, width: int, inputs: int, scale: float) -> Hosts:
-    """Draw every host's stem and projections from its key and standardise the projections.
+def init_hosts(host_keys: Tensor, components: int, width: int, inputs: int, family: HostFamily) -> Hosts:
+    """Draw every host's stem and projections from its key.
 
-    Stem rows are U[-1, 1] * sqrt(3 / D) (unit-variance pre-activations), biases U[-1, 0.5] (about
-    six units in ten active: sparse, non-negative, correlated activations); projections are
-    U[-0.5, 1.5]^W directions normalised to unit length and oriented so that `a . E[h] > 0` on
-    the statistics sample: a component's input grows with the stem's mean activation, a sign an
-    embedder can read off its probe set (the direction that correlates with the mean of x)."""
+    Stem rows are U[-1, 1]^D directions scaled so that each row (w_j, bias) has unit norm (all
+    units alike: sparse, non-negative, correlated activations); projections are U[-0.5, 1.5]^W
+    directions (leaning to the common mode) normalised to unit length, with sum(a) > 0 (negation
+    is exact): a component's input grows with the stem's overall activation, a sign an embedder
+    reads off the direction it finds."""
     u = lambda stream, shape: rng.uniform_grid(host_keys, stream, shape)  # noqa: E731
-    w = (u(STREAM_STEM, (width, inputs)) * 2.0 - 1.0) * exact.f32(math.sqrt(3.0 / inputs))
-    b = u(STREAM_STEM + 0x10, (width,)) * 1.5 - 1.0
-    a = u(STREAM_PROJECTION, (components, width)) * 2.0 - 0.5  # U[-0.5, 1.5]: leans to the mean
+    w = u(STREAM_STEM, (width, inputs)) * 2.0 - 1.0
+    keep = exact.f32(math.sqrt(1.0 - family.bias * family.bias))
+    w = w / exact.sqrt(exact.fixed_sum(w * w, 2))[..., None] * keep
+    b = torch.full(w.shape[:2], exact.f32(family.bias), device=w.device)
+    a = u(STREAM_PROJECTION, (components, width)) * 2.0 - 0.5
     a = a / exact.sqrt(exact.fixed_sum(a * a, 2))[..., None]
-    s = project(a, stem_forward(w, b, host_normal(host_keys, STATS_POINTS, inputs, STATS_OFFSET)))
-    mu = exact.fixed_mean(s, 2)
-    flip = torch.where(mu < 0, -1.0, 1.0)  # orientation: a . E[h] > 0, exactly (negation is exact)
-    a, s, mu = a * flip[..., None], s * flip[..., None], mu * flip
-    centred = s - mu[..., None]
-    sigma = exact.sqrt(exact.fixed_mean(centred * centred, 2))
-    return Hosts(w, b, a, mu, sigma * exact.f32(scale))
+    flip = torch.where(exact.fixed_sum(a, 2) < 0, -1.0, 1.0)
+    a = a * flip[..., None]
+    mu = exact.fixed_sum(a, 2) * exact.f32(family.centre)  # t = (a . h - centre sum(a)) / spread
+    return Hosts(w, b, a, mu, torch.full_like(mu, exact.f32(family.spread)))
 
 
 def host_inputs(hosts: Hosts, z: Tensor) -> Tensor:
@@ -188,7 +191,7 @@ def card_text(family: HostFamily) -> str:
     return (
         f"Each task is learnt as one of {family.components} components of host networks: "
         f"z ~ Irwin-Hall({IRWIN_HALL}) standardised in R^{family.inputs} -> a frozen random ReLU stem -> "
-        f"components each reading its own projection of the stem's activations (standardised, +-1 at "
-        f"+-{family.scale} sd); the host is trained end to end on the sum of its components' tasks only. "
+        f"components each reading its own projection t = a.(h - {family.centre}) / {family.spread} of the stem's "
+        f"activations (unit-norm stem rows of bias {family.bias}); the host is trained end to end on the sum of its components' tasks only. "
         "A stored model is one component with its host's stem as layer 0."
     )

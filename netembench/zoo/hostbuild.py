@@ -33,7 +33,7 @@ def hosts_for(
 ) -> tuple[torch.Tensor, Hosts]:
     """(host keys `[H]`, the hosts' stems and projections) of a layout from `host_layout`."""
     host_keys = keys[torch.as_tensor(layout[:, 0])]
-    return host_keys, init_hosts(host_keys, family.components, arch.width, arch.inputs, family.scale)
+    return host_keys, init_hosts(host_keys, family.components, arch.width, arch.inputs, family)
 
 
 def train_host_rows(
@@ -55,9 +55,9 @@ def train_host_rows(
     coef = torch.as_tensor(coef_of_task[models["task_id"][flat]])
     host_keys = keys[torch.as_tensor(layout[:, 0])].to(device)
     stored = train_hosts(
-        arch, coef.to(device), keys[torch.as_tensor(flat)].to(device), host_keys, config, family.scale, progress
+        arch, coef.to(device), keys[torch.as_tensor(flat)].to(device), host_keys, config, family, progress
     )
-    hosts = init_hosts(host_keys, family.components, arch.width, arch.inputs, family.scale)
+    hosts = init_hosts(host_keys, family.components, arch.width, arch.inputs, family)
     fit = host_fit(stored, hosts, host_keys, coef.to(device)).cpu().to(torch.float64).numpy()
     position = np.searchsorted(rows, flat)  # rows are increasing: table order within the arch
     back = np.empty(len(flat), dtype=np.int64)

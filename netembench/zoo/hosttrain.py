@@ -18,6 +18,7 @@ from torch import Tensor
 from netembench.zoo import exact
 from netembench.zoo.host import (
     FIT_OFFSET,
+    HostFamily,
     FIT_POINTS,
     Hosts,
     compose,
@@ -77,14 +78,14 @@ def train_hosts(
     component_keys: Tensor,
     host_keys: Tensor,
     config: TrainConfig,
-    scale: float,
+    family: HostFamily,
     progress: Callable[[int], None] | None = None,
 ) -> Population:
     """Train M hosts (one key each) whose K components (`component_keys`, `coef`: M K rows,
     host-major) have the stored architecture `arch` (`D-W-W-W-1`: stem, then a 1-W-W-1 component).
     Returns the stored networks, one per component."""
     m, k = len(host_keys), len(component_keys) // len(host_keys)
-    hosts = init_hosts(host_keys, k, arch.width, arch.inputs, scale)
+    hosts = init_hosts(host_keys, k, arch.width, arch.inputs, family)
     inner = Arch(width=arch.width, depth=arch.depth - 1, inputs=1)
     params = training_layout(init_population(inner, component_keys))
     coef = coef.to(device=host_keys.device, dtype=torch.float32)
@@ -119,8 +120,3 @@ def host_fit(stored: Population, hosts: Hosts, host_keys: Tensor, coef: Tensor) 
     diff = diff - exact.fixed_mean(diff, 1)[:, None]
     centred = target - exact.fixed_mean(target, 1)[:, None]
     return exact.fixed_mean(diff * diff, 1) / exact.fixed_mean(centred * centred, 1)
-
-
-def hosts_of(stored_keys: Tensor, arch: Arch, components: int, scale: float) -> Hosts:
-    """The hosts of `train_hosts` again from their keys (stems, projections, statistics)."""
-    return init_hosts(stored_keys, components, arch.width, arch.inputs, scale)
