@@ -1,6 +1,6 @@
 """cloze_host: the cloze transformer (1-D model, `model.py` as in baselines/cloze_transformer) on the
 1-D view of a component inside a host network (`project.py`): direction from the visible gradients,
-slopes along the standardised projection. Trained self-supervised on the host track's train split
+slopes along its input coordinate. Trained self-supervised on the host track's train split
 (`train.py`, initialised from the poly-fine checkpoint); `prepare` loads
 `checkpoints/<zoo>@<version>.safetensors`. Reads gradients. Host tracks only."""
 

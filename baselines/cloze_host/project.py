@@ -1,8 +1,9 @@
 """The 1-D view of a host probe set that the cloze transformer reads (baselines/cloze_host).
 
 A component reads one projection of the activations, so its probe set is a 1-D probe set in
-disguise: find the direction from the visible gradients (`netembench.eval.hostfeatures`), project
-and standardise the activations, sort along the projection, and take the slope along it. Regions
+disguise: find the direction from the visible gradients (`netembench.eval.hostfeatures`), take the
+component's input coordinate t, stretch [-0.8, 0.8] (where 91% of it falls) onto the 1-D model's
+domain [-1, 1] and clamp, sort along it, and take the slope along it. Regions
 of a component are intervals along its projection, so the 1-D model's region features apply.
 """
 
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from netembench.eval.hostfeatures import component_direction, projected_inputs
+from netembench.eval.hostfeatures import GRID_LIMIT, component_direction, projected_inputs
 
 
 @dataclass
@@ -40,10 +41,11 @@ class View:
 
 
 def project_view(x: Tensor, grad: Tensor, mask: Tensor, region: Tensor) -> View:
-    """The 1-D view of host probes (`grad` zero where `mask` hides it); projections clamped to
-    [-1, 1], the 1-D model's domain."""
+    """The 1-D view of host probes (`grad` zero where `mask` hides it): `t / GRID_LIMIT` clamped
+    to [-1, 1], the 1-D model's domain."""
     direction = component_direction(x, grad)
     t, du_dt = projected_inputs(x, direction)
+    t, du_dt = t / GRID_LIMIT, du_dt * GRID_LIMIT
     t, order = t.clamp(-1.0, 1.0).sort(1)
     slope = ((grad * direction[:, None, :]).sum(-1) * du_dt[:, None]).gather(1, order)
     return View(t, slope, mask.gather(1, order), region.gather(1, order), order, direction, du_dt)

@@ -1,11 +1,11 @@
 """subspace_bins: for components of host networks, the host analogue of grad_bins. The component's
 direction from the top singular vector of its gradients; then the mean slope along the
-standardised projection in 16 equal bins of [-1, 1]. Non-learned; reads gradients. Host tracks only."""
+projection in 16 equal bins of [-0.8, 0.8]. Non-learned; reads gradients. Host tracks only."""
 
 from __future__ import annotations
 
 from netembench.eval.features import bin_means
-from netembench.eval.hostfeatures import component_direction, projected_inputs
+from netembench.eval.hostfeatures import GRID_LIMIT, component_direction, projected_inputs
 
 
 class SubspaceBins:
@@ -17,7 +17,7 @@ class SubspaceBins:
         direction = component_direction(batch.x, batch.grad)
         t, du_dt = projected_inputs(batch.x, direction)
         slope = (batch.grad * direction[:, None, :]).sum(-1) * du_dt[:, None]
-        return bin_means(t, slope, 16)
+        return bin_means(t / GRID_LIMIT, slope, 16)  # 16 bins of [-0.8, 0.8], as the profiles
 
 
 def load_embedder():

@@ -1,7 +1,7 @@
 """subspace_integ: for components of host networks. Finds the component's input direction as the
-top singular vector of its gradients, projects the activations on it (standardised with the probe
-set's own mean and deviation), integrates the gradient along the projection (trapezoid rule) and
-resamples at 64 fixed points: the component's function up to a constant. Non-learned; reads
+top singular vector of its gradients, projects the activations on it (t = a.(x - 0.25)/1.1, the
+host tracks' input coordinate), integrates the gradient along it (trapezoid rule) and resamples at
+64 even points of [-0.8, 0.8]: the component's function up to a constant. Non-learned; reads
 gradients. Host tracks only (protocol v2 with distribution "host")."""
 
 from __future__ import annotations

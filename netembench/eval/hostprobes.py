@@ -35,7 +35,7 @@ from netembench.zoo.population import Arch, Population
 
 HOST = "host"
 # Probe-set size and budget curve of the host tracks (README: host budget table).
-N_POINTS_HOST = 128
+N_POINTS_HOST = 64
 BUDGETS_HOST = (16, 32, 64, 128, 256)
 STEM_WIDTH = 32  # the activations' width on the canonical host tracks (x [B, N, 32])
 HOST_PROTOCOL = Protocol(
