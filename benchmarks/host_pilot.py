@@ -13,12 +13,13 @@ import sys
 import numpy as np
 import torch
 
-from netembench.zoo.store import Zoo
-from netembench.eval.tracks import TRACKS
-from netembench.eval.probes import draw_probes, evaluation_keys
-from netembench.eval.metrics import probe_correct
-from netembench.eval.features import resample, integrate
+from netembench.eval.features import integrate, resample
 from netembench.eval.hostfeatures import component_direction, projected_inputs, sorted_along
+from netembench.eval.metrics import probe_correct
+from netembench.eval.probes import draw_probes, evaluation_keys
+from netembench.eval.tracks import TRACKS
+from netembench.zoo.store import Zoo
+
 zoo = Zoo(sys.argv[1]); n = int(sys.argv[2]); lim = float(sys.argv[3]); draws = int(sys.argv[4]) if len(sys.argv) > 4 else 1
 proto = dataclasses.replace(TRACKS["host-fine"].protocol, n_points=n)
 grid = torch.linspace(-lim, lim, 64)

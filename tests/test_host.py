@@ -13,7 +13,14 @@ from netembench.eval.tracks import TRACKS
 from netembench.eval.twins import functional_twin
 from netembench.zoo import rng
 from netembench.zoo.build import build_zoo
-from netembench.zoo.host import HostSeparatedFamily, host_assignment, host_inputs, host_normal, split_stored, stem_forward
+from netembench.zoo.host import (
+    HostSeparatedFamily,
+    host_assignment,
+    host_inputs,
+    host_normal,
+    split_stored,
+    stem_forward,
+)
 from netembench.zoo.hosttrain import host_fit, train_hosts
 from netembench.zoo.population import Arch, TrainConfig, polyval
 from netembench.zoo.spec import canonical_specs, parse_spec
@@ -159,10 +166,7 @@ def test_host_probes_twins_and_gradients(trained):
 
 
 def test_subspace_direction_recovers_the_projection(trained):
-    stored, host_keys, _ = trained
-    from netembench.zoo.host import init_hosts
-
-    hosts = init_hosts(host_keys, K, ARCH.width, ARCH.inputs, FAMILY)
+    stored, _, _ = trained
     probes = draw_probes(stored, torch.arange(12), evaluation_keys("fp", 1, stored), TRACKS["host-seed"].protocol)
     w, _, _ = canonical_component(stored)
     direction = component_direction(probes.x, probes.grad)

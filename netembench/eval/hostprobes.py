@@ -24,8 +24,8 @@ from torch import Tensor
 from netembench.eval.probes import (
     INPUT_DISTRIBUTIONS,
     PROBE_DRAWERS,
-    Protocol,
     ProbeSet,
+    Protocol,
     cloze_mask,
     forward_with_gradients,
 )

@@ -18,8 +18,8 @@ from torch import Tensor
 from netembench.zoo import exact
 from netembench.zoo.host import (
     FIT_OFFSET,
-    HostFamily,
     FIT_POINTS,
+    HostFamily,
     Hosts,
     compose,
     host_inputs,
@@ -96,7 +96,7 @@ def train_hosts(
         t = host_inputs(hosts, z)  # [M, K, B]
         target = sum_components(host_targets(coef, t))
 
-        def residual_of(out: Tensor) -> Tensor:
+        def residual_of(out: Tensor, target: Tensor = target) -> Tensor:
             host = sum_components(out.reshape(m, k, -1)).sub_(target).mul_(two_over_b)
             return host.repeat_interleave(k, 0)
 
