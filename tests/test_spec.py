@@ -70,7 +70,7 @@ def test_resolve_names_versions_and_files(tmp_path):
     assert resolve_spec("poly-seed@1.0.0").superseded_by == "1.1.0"
     assert resolve_spec("poly-seed@1.1.0").superseded_by == "1.2.0"
     with pytest.raises(
-        SpecError, match="unknown zoo 'poly-sed'; known zoos: poly-fine, poly-many, poly-seed, poly-xarch"
+        SpecError, match="unknown zoo 'poly-sed'; known zoos: host-fine, host-seed, poly-fine, poly-many, poly-seed, poly-xarch"
     ):
         resolve_spec("poly-sed")
     with pytest.raises(

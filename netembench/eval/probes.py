@@ -12,6 +12,7 @@ equal ids for equal activation patterns, numbered by first appearance (v1's runs
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -112,6 +113,10 @@ def uniform_cube(keys: Tensor, n_points: int, dim: int) -> Tensor:
 
 
 INPUT_DISTRIBUTIONS = {"uniform": uniform_cube}
+# Distributions that place the model inside a host network (`netembench.eval.hostprobes`, which
+# registers them): they draw the whole probe set from the stored network, whose first layer is the
+# host's stem, so they receive the population too.
+PROBE_DRAWERS: dict[str, Callable[[Population, Tensor, Tensor, Protocol], ProbeSet]] = {}
 
 
 @dataclass
@@ -210,6 +215,8 @@ def draw_probes(
     """One probe draw for every model of `pop`: `keys` (one per model) fix x and the mask."""
     device = pop.weights[0].device
     keys = keys.to(device)
+    if protocol.distribution in PROBE_DRAWERS:
+        return PROBE_DRAWERS[protocol.distribution](pop, model_ids.to(device), keys, protocol)
     if protocol.version == 1:
         x = rng.uniform_grid(keys, STREAM_X, (protocol.n_points,)) * 2.0 - 1.0
         x = x.sort(1).values

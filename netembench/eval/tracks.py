@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from netembench.eval.hostprobes import HOST_PROTOCOL
 from netembench.eval.probes import PROTOCOL_V1, Protocol, protocol_v2
 
 # 2-D probe-set size and budget curve. N = 128: on poly2d-fine the best gradient baseline (potential
@@ -39,6 +40,9 @@ TRACKS = {
     "poly-xarch": Track(main="arch_probe_accuracy", per_arch=True),
     "poly2d-seed": Track(protocol=PROTOCOL_2D),
     "poly2d-fine": Track(coarse=True, protocol=PROTOCOL_2D),
+    # Components of host networks (DESIGN §16): x = activations entering the component.
+    "host-seed": Track(protocol=HOST_PROTOCOL),
+    "host-fine": Track(coarse=True, protocol=HOST_PROTOCOL),
 }
 # The suite score is the mean of these main scores (the 1-D tracks, as since harness 1.0).
 SUITE_TRACKS = ("poly-seed", "poly-fine", "poly-many", "poly-xarch")

@@ -12,7 +12,9 @@ from numpy.polynomial import polynomial as P
 
 from netembench.eval.probes import forward_with_gradients
 from netembench.plots.figure import pyplot, save
+from netembench.plots.host import plot_host_zoo
 from netembench.plots.zoo2d import plot_zoo_2d
+from netembench.zoo.host import is_host_family
 from netembench.zoo.store import Zoo
 from netembench.zoo.tasks import GRID, evaluate
 
@@ -22,6 +24,8 @@ def plot_zoo(zoo: Zoo, out: str | Path, n_models: int = 6) -> list[Path]:
     plt = pyplot()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    if is_host_family(zoo.spec.tasks):  # components of host networks
+        return plot_host_zoo(plt, zoo, out)
     if zoo.tasks.dim == 2:
         return plot_zoo_2d(plt, zoo, out)
     group = zoo.groups("test")[0]

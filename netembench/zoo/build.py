@@ -12,6 +12,8 @@ from netembench.progress import Progress
 from netembench.threads import THREADS
 from netembench.zoo import rng, rounding
 from netembench.zoo.card import render_card
+from netembench.zoo.host import is_host_family
+from netembench.zoo.hostbuild import train_host_rows
 from netembench.zoo.population import Arch, Population, fit_rel_mse, train_population
 from netembench.zoo.private import PrivateSalt, is_private_split
 from netembench.zoo.shards import Shard, current_shard
@@ -117,6 +119,13 @@ def _train(
         rows = np.flatnonzero(models["arch"] == arch)
         mine = shard.share(rows)
         bar.set_postfix(arch=arch, models=len(rows))
+        if is_host_family(spec.tasks):  # components of host networks, trained end to end (DESIGN §16)
+            if len(mine) != len(rows):
+                raise ZooError(f"building {spec.ref}: host zoos are built in one process (no torchrun)")
+            populations[arch], fits[rows] = train_host_rows(
+                spec.tasks, spec.seed, spec.training, Arch.parse(arch), tasks.coef, models, rows, keys, device, step
+            )
+            continue
         coef = torch.as_tensor(tasks.coef[models["task_id"][mine]])
         pop = train_population(Arch.parse(arch), coef, keys[mine].to(device), spec.training, progress=step)
         fit = fit_rel_mse(pop, coef).to(torch.float64)

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from netembench.zoo.host import card_text, is_host_family
 from netembench.zoo.spec import ZooSpec
 from netembench.zoo.tasks import TaskSet
 
@@ -91,8 +92,13 @@ def _split_rows(splits: list[str], models: dict[str, np.ndarray]) -> list[str]:
 
 
 def _family_text(family) -> str:
-    """One sentence on the task family and its parameters."""
-    if family.kind == "separated":
+    """One sentence on the task family and its parameters (and, for host zoos, on the hosts)."""
+    text = _tasks_text(family)
+    return text + " " + card_text(family) if is_host_family(family) else text
+
+
+def _tasks_text(family) -> str:
+    if family.kind in ("separated", "host-separated"):
         return (
             f"`separated`: {family.n_tasks} tasks (+{family.n_unseen} unseen) with random real roots in "
             f"[-{family.root_range}, {family.root_range}], pairwise RMS distance ≥ {family.min_distance}."

@@ -23,11 +23,13 @@ from netembench.zoo.population import Arch, TrainConfig
 from netembench.zoo.spec_toml import SpecError, build_dataclass, read_toml, toml_value
 from netembench.zoo.tasks import MAX_DEGREE, FineFamily, SeparatedFamily, TaskSet
 from netembench.zoo.tasks2d import Fine2DFamily, Separated2DFamily
+from netembench.zoo.host import HostFineFamily, HostSeparatedFamily
 
-TaskFamily = SeparatedFamily | FineFamily | Separated2DFamily | Fine2DFamily
+TaskFamily = SeparatedFamily | FineFamily | Separated2DFamily | Fine2DFamily | HostSeparatedFamily | HostFineFamily
 FAMILIES: dict[str, type] = {
     f.kind: f for f in (SeparatedFamily, FineFamily, Separated2DFamily, Fine2DFamily)
 }
+FAMILIES.update({f.kind: f for f in (HostSeparatedFamily, HostFineFamily)})  # components of hosts (DESIGN §16)
 
 CORE_SPLITS = ("train", "validation", "test")
 FIT_BAR = 1e-2
@@ -192,7 +194,7 @@ def _validate(spec: ZooSpec, source: str) -> None:
             arch = Arch.parse(s.arch)
         except ValueError as err:
             fail(f"split {s.name!r}: {err}")
-        dim = getattr(spec.tasks, "dim", 1)
+        dim = getattr(spec.tasks, "inputs", getattr(spec.tasks, "dim", 1))  # a host's input width
         if arch.inputs != dim:
             fail(f"split {s.name!r}: architecture {s.arch} has {arch.inputs} inputs but the tasks have {dim}")
     too_big = budget.problem(spec)  # before anything below walks the seeds
@@ -344,4 +346,13 @@ def resolve_spec(ref: str) -> ZooSpec:
     )
 
 
-CANONICAL_TRACKS = ("poly-seed", "poly-fine", "poly-many", "poly-xarch", "poly2d-seed", "poly2d-fine")
+CANONICAL_TRACKS = (
+    "poly-seed",
+    "poly-fine",
+    "poly-many",
+    "poly-xarch",
+    "poly2d-seed",
+    "poly2d-fine",
+    "host-seed",
+    "host-fine",
+)
