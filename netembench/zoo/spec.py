@@ -19,11 +19,11 @@ from typing import Any
 import numpy as np
 
 from netembench.zoo import budget
+from netembench.zoo.host import HostFineFamily, HostSeparatedFamily
 from netembench.zoo.population import Arch, TrainConfig
 from netembench.zoo.spec_toml import SpecError, build_dataclass, read_toml, toml_value
 from netembench.zoo.tasks import MAX_DEGREE, FineFamily, SeparatedFamily, TaskSet
 from netembench.zoo.tasks2d import Fine2DFamily, Separated2DFamily
-from netembench.zoo.host import HostFineFamily, HostSeparatedFamily
 
 TaskFamily = SeparatedFamily | FineFamily | Separated2DFamily | Fine2DFamily | HostSeparatedFamily | HostFineFamily
 FAMILIES: dict[str, type] = {
