@@ -67,7 +67,7 @@ def render_html(entries: list[Entry]) -> str:
         "<title>netembench leaderboard</title>",
         f"<style>{STYLE}</style></head><body>",
         "<h1>netembench leaderboard</h1>",
-        f"<p>Harness {HARNESS_VERSION}, probe protocol v1 (1-D tracks) and v2 (2-D tracks). Scores are mean ± std over "
+        f"<p>Harness {HARNESS_VERSION}, probe protocol v1 (1-D tracks) and v2 (2-D and host tracks). Scores are mean ± std over "
         f"{PROTOCOL_V1.n_draws} evaluation draws; click a column to sort.</p>",
     ]
     parts += _suite_table(entries, styles)

@@ -17,7 +17,7 @@ METRICS = {
     "cluster_v_measure": "V-measure of the same clustering.",
     "unseen_cluster_ami": "Zero-shot: AMI of k-means clusters of models of tasks never seen in train.",
     "coarse_probe_accuracy": "poly-fine: probe accuracy for the family (coarse label); a sanity check.",
-    "budget_curve": "The main score with probe sets of N = 8, 16, 32, 64 and 128 points (64 is the main score; 2-D tracks: 16 to 256, 128 is the main score): how few queries an embedder needs.",
+    "budget_curve": "The main score with probe sets of N = 8, 16, 32, 64 and 128 points (64 is the main score; 2-D tracks: 16 to 256, 128 is the main score; host tracks: 16 to 256, 64 is the main score): how few queries an embedder needs.",
     "twin_recall_at_1": "Functional twins: is a test model's nearest neighbour (cosine), among test models and their twins (hidden units permuted and rescaled: the same function), its own twin?",
     "twin_distance_ratio": "Median cosine distance to the twin over the median distance to another model of the same task (0: the symmetry is respected exactly).",
     "retrieval_recall_at_1": "poly-many: is a test model's nearest train model (cosine) of the same task?",
@@ -33,6 +33,8 @@ TRACK_TEXT = {
     "poly-xarch": "poly-fine tasks; probe trained on 1-32-32-1, tested on other architectures. Main score: mean accuracy over test architectures.",
     "poly2d-seed": "2-D inputs (protocol v2, 128 points): 10 separated polynomials in (x1, x2) × 50 seeds. Main score: probe accuracy.",
     "poly2d-fine": "2-D inputs (protocol v2, 128 points): 5 families × 10 close variants × 24 seeds. Main score: probe accuracy (fine).",
+    "host-seed": "Components of host networks (protocol v2 on the 32-D activations entering a component, 64 points, inputs from the host's stem): 12 separated tasks, 3 components per host, 50 host seeds. Main score: probe accuracy across hosts.",
+    "host-fine": "Components of host networks as host-seed: 5 families × 6 close variants, learnt only through their hosts' summed output. Main score: probe accuracy (fine) across hosts.",
 }
 READS = (("grad", "gradients"), ("y", "outputs"), ("weights", "weights"))
 
