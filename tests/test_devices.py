@@ -61,7 +61,10 @@ def test_every_baseline_runs_on_the_device_of_its_batch(name, dim, tiny_zoo, tin
         if callable(getattr(embedder, "to", None)):  # the worker's order: to(device), then prepare
             embedder.to(torch.device("cuda"))
         if callable(getattr(embedder, "prepare", None)):
-            embedder.prepare(CHECKPOINT_ZOO[dim])
+            try:
+                embedder.prepare(CHECKPOINT_ZOO[dim])
+            except Unsupported as why:  # e.g. cloze_host, whose checkpoints are for the host tracks
+                pytest.skip(f"{name}: {why}")
         for probes in probe_sets(zoo):
             with torch.no_grad(), contextlib.suppress(Unsupported):  # e.g. an architecture it cannot read
                 assert embedder.embed(probes.batch(ALL_FIELDS, masked=False).to("cuda")).device == CUDA
