@@ -102,6 +102,12 @@ def _family_text(family) -> str:
             f"`separated2d`: {family.n_tasks} tasks (+{family.n_unseen} unseen), uniform coefficients in "
             f"an orthonormal (Legendre) basis, pairwise RMS distance ≥ {family.min_distance}."
         )
+    elif getattr(family, "tabulated", False):
+        return (
+            f"`{family.kind}`: {family.n_tasks} pretraining tasks, a mixture (weights {list(family.mix)}) of "
+            "polynomials, sinusoids, piecewise-linear functions and splines, tabulated on knots (`coef_k` are "
+            "knot values); none within a canonical track's min_distance (or floor) of a canonical task."
+        )
     else:
         return (
             f"`{family.kind}`: {family.n_families} families × {family.n_variants} variants "

@@ -6,7 +6,7 @@ small build and compares with `AUDITED_OPS`) is of one of three kinds:
 - *exact*: the result is representable, so every correct implementation returns it: copies,
   views, `cat`, selections, comparisons, `clamp`/`max` against 0, `frexp`, `round`, `nextafter`,
   integer arithmetic (the counter-based random streams), scaling by powers of two, conversions
-  of integers below 2**24, and GEMMs of integer operands whose every partial sum is exact
+  of integers below 2**24, `floor` and `gather` (tabulated tasks' cells), and GEMMs of integer operands whose every partial sum is exact
   (`exact.matmul`, in any order, on any BLAS or cuBLAS, TF32 or not);
 - *correctly rounded*: IEEE `+`, `-`, `*`, `/` of two tensors, or `+`, `-`, `*` of a tensor and a
   float32 constant (`exact.f32`); `check_arithmetic` compares them with exact rational results
@@ -53,7 +53,7 @@ AUDITED_OPS: dict[str, str] = {
             "transpose", "unbind", "unsqueeze", "view", "where", "zeros", "zeros_like", "lshift",
             "__lshift__", "_unsafe_view", "split", "split_with_sizes", "sum", "new_zeros",
             "isfinite", "all", "abs", "ge", "le", "ne", "resize_", "set_", "_local_scalar_dense",
-            "contiguous", "mm", "bmm", "neg",
+            "contiguous", "mm", "bmm", "neg", "floor", "gather",
         ],
         "exact",
     ),

@@ -8,6 +8,7 @@ which split, and each model's id, from which all its randomness is derived.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import re
 import unicodedata
@@ -20,13 +21,15 @@ import numpy as np
 
 from netembench.zoo import budget
 from netembench.zoo.population import Arch, TrainConfig
+from netembench.zoo.pretrain import Pretrain1DFamily, Pretrain2DFamily
 from netembench.zoo.spec_toml import SpecError, build_dataclass, read_toml, toml_value
 from netembench.zoo.tasks import MAX_DEGREE, FineFamily, SeparatedFamily, TaskSet
 from netembench.zoo.tasks2d import Fine2DFamily, Separated2DFamily
 
-TaskFamily = SeparatedFamily | FineFamily | Separated2DFamily | Fine2DFamily
+TaskFamily = SeparatedFamily | FineFamily | Separated2DFamily | Fine2DFamily | Pretrain1DFamily | Pretrain2DFamily
 FAMILIES: dict[str, type] = {
-    f.kind: f for f in (SeparatedFamily, FineFamily, Separated2DFamily, Fine2DFamily)
+    f.kind: f
+    for f in (SeparatedFamily, FineFamily, Separated2DFamily, Fine2DFamily, Pretrain1DFamily, Pretrain2DFamily)
 }
 
 CORE_SPLITS = ("train", "validation", "test")
@@ -87,7 +90,10 @@ class ZooSpec:
         return list(dict.fromkeys(s.name for s in self.splits))
 
     def sample_tasks(self, private: tuple[int, ...] = ()) -> TaskSet:
-        """The zoo's tasks; `private` words (`netembench.zoo.private`) redraw the unseen ones."""
+        """The zoo's tasks; `private` words (`netembench.zoo.private`) redraw the unseen ones.
+        Pretraining (tabulated) families avoid every canonical spec's tasks (`avoided_tasks`)."""
+        if getattr(self.tasks, "tabulated", False):
+            return self.tasks.sample(self.seed, private, avoid=avoided_tasks(self.tasks.dim))
         return self.tasks.sample(self.seed, private)
 
     def models(self, tasks: TaskSet) -> dict[str, np.ndarray]:
@@ -242,7 +248,9 @@ def _ranges(spec: ZooSpec) -> list[tuple[str, Any, str, bool]]:
     ]
     if isinstance(f, (SeparatedFamily, FineFamily)):
         checks += _root_ranges(f)
-    if isinstance(f, (SeparatedFamily, Separated2DFamily)):
+    if isinstance(f, (Pretrain1DFamily, Pretrain2DFamily)):
+        checks += _pretrain_ranges(f)
+    elif isinstance(f, (SeparatedFamily, Separated2DFamily)):
         checks += [
             ("[tasks].n_tasks", f.n_tasks, "an integer >= 1", f.n_tasks >= 1),
             ("[tasks].n_unseen", f.n_unseen, "an integer >= 0", f.n_unseen >= 0),
@@ -287,6 +295,40 @@ def _root_ranges(f: SeparatedFamily | FineFamily) -> list[tuple[str, Any, str, b
         ),
         ("[tasks].root_range", f.root_range, "finite and > 0", _finite(f.root_range) and f.root_range > 0),
     ]
+
+
+def _pretrain_ranges(f: Pretrain1DFamily | Pretrain2DFamily) -> list[tuple[str, Any, str, bool]]:
+    """Range checks of the pretraining mixtures."""
+    counts = {k: getattr(f, k) for k in ("max_terms", "max_frequency", "max_breaks", "max_ridges") if hasattr(f, k)}
+    return [
+        ("[tasks].n_tasks", f.n_tasks, "an integer >= 1", f.n_tasks >= 1),
+        ("[tasks].n_unseen", f.n_unseen, "an integer >= 0", f.n_unseen >= 0),
+        ("[tasks].min_distance", f.min_distance, "finite, 0 <= min_distance < 1", 0 <= f.min_distance < 1),
+        ("[tasks].mix", list(f.mix), "4 weights >= 0, one > 0", len(f.mix) == 4 and min(f.mix) >= 0 and sum(f.mix) > 0),
+        ("[tasks].min_degree", f.min_degree, "an integer from 2 to 12", 2 <= f.min_degree <= 12),
+        ("[tasks].max_degree", f.max_degree, "an integer from min_degree to 12", f.min_degree <= f.max_degree <= 12),
+        ("[tasks].max_controls", f.max_controls, "an integer from 4 to 16", 4 <= f.max_controls <= 16),
+    ] + [(f"[tasks].{k}", v, "an integer from 1 to 16", 1 <= v <= 16) for k, v in counts.items()]
+
+
+@functools.cache
+def avoided_tasks(dim: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every shipped polynomial spec's tasks of input dimension `dim` (seen and unseen, public
+    build, each distinct task once), `[C, K]`, and the radius no pretraining task may come within:
+    its track's `min_distance` (separated families) or `floor` (fine families), the largest if
+    several specs share it."""
+    radius: dict[bytes, float] = {}
+    rows: dict[bytes, np.ndarray] = {}
+    drawn = {(s.tasks, s.seed) for s in canonical_specs().values()}  # versions share their tasks
+    for family, seed in sorted(drawn, key=repr):
+        if getattr(family, "tabulated", False) or getattr(family, "dim", 1) != dim:
+            continue
+        r = getattr(family, "min_distance", None)
+        r = family.floor if r is None else r
+        for row in family.sample(seed).coef:
+            key = row.tobytes()
+            rows[key], radius[key] = row, max(r, radius.get(key, 0.0))
+    return np.stack(list(rows.values())), np.array(list(radius.values()))
 
 
 def _has_unseen(family: TaskFamily) -> bool:
