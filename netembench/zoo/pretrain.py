@@ -78,9 +78,9 @@ def _draw_1d(rng: np.random.Generator, f: Pretrain1DFamily, kind: int) -> np.nda
             k = np.arange(-64, 65)
             total = total + uniform(rng, 0.2, 1.0, 1)[0] * _cos(a * k + b, 128)
         return total
-    if kind == 2:  # piecewise linear between random breakpoints on the knots
+    if kind == 2:  # piecewise linear between random breakpoints at multiples of 1/8 (no needle spikes)
         n_breaks = int(rng.integers(1, f.max_breaks + 1))
-        breaks = np.concatenate([[0], np.sort(rng.choice(np.arange(1, 128), n_breaks, replace=False)), [128]])
+        breaks = np.concatenate([[0], np.sort(rng.choice(np.arange(8, 128, 8), n_breaks, replace=False)), [128]])
         heights = uniform(rng, -1.0, 1.0, len(breaks))
         k = np.arange(129)
         seg = np.searchsorted(breaks, k, side="right").clip(1, len(breaks) - 1) - 1
@@ -182,7 +182,7 @@ class Pretrain1DFamily:
     """A mixture (weights `mix` over `KINDS`) of 1-D tasks tabulated on 129 knots. Task family id =
     kind index. Polynomials: Chebyshev series of degree `min_degree .. max_degree`, uniform
     coefficients; sinusoids: 1 .. `max_terms` cosines of 1 .. `max_frequency` half-periods over
-    [-1, 1]; piecewise-linear: 1 .. `max_breaks` random breakpoints; splines: cubic B-splines of 4 ..
+    [-1, 1]; piecewise-linear: 1 .. `max_breaks` random breakpoints at multiples of 1/8; splines: cubic B-splines of 4 ..
     `max_controls` control points."""
 
     kind: ClassVar[str] = "pretrain1d"
@@ -193,9 +193,9 @@ class Pretrain1DFamily:
     min_distance: float = 0.02
     mix: tuple[int, ...] = (1, 1, 1, 1)
     min_degree: int = 2
-    max_degree: int = 8
+    max_degree: int = 6
     max_terms: int = 3
-    max_frequency: int = 8
+    max_frequency: int = 6
     max_breaks: int = 6
     max_controls: int = 8
     max_attempts: int = 1_000_000

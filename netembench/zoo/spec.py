@@ -387,3 +387,5 @@ def resolve_spec(ref: str) -> ZooSpec:
 
 
 CANONICAL_TRACKS = ("poly-seed", "poly-fine", "poly-many", "poly-xarch", "poly2d-seed", "poly2d-fine")
+# Shipped specs that are not tracks: zoos to pretrain embedders on (`netembench.zoo.pretrain`).
+PRETRAINING_ZOOS = ("pretrain-1d", "pretrain-2d")
