@@ -139,7 +139,7 @@ def test_a_small_pretraining_zoo_builds_and_loads(tmp_path):
     text = """name = "pretrain-tiny"
 version = "0.0.1"
 seed = 77
-fit_bar = 1.0
+fit_bar = 100.0
 
 [tasks]
 family = "pretrain1d"

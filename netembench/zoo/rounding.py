@@ -19,7 +19,10 @@ Nothing else may run: no libm or SIMD math-library function (`exp`, `log`, `pow`
 fused Adam), no division by a Python scalar (CUDA multiplies by the rounded reciprocal).
 Task sampling (numpy, float64) uses `+`, `-`, `*`, `/`, `sqrt`, comparisons and the generator's
 integer streams; its uniforms are formed from `Generator.random` by explicit operations (numpy's
-compiled `uniform` may be contracted to a fused multiply-add). Host-side constants come from
+compiled `uniform` may be contracted to a fused multiply-add). Pretraining tasks (`pretrain.py`,
+`tabulated.py`) add only exact operations (floor, max, gathers, sums in a fixed order of halvings)
+and cosines from `exact.cos_pi`; their targets are interpolated with `floor`, `gather` and the
+IEEE operations above. Host-side constants come from
 `exact.f32` and `exact.cos_pi`. `check_arithmetic` checks numpy's float64 operations as well.
 
 Run `python -m netembench.zoo.rounding [--device cuda]` to check a machine; `zoo build` runs the
