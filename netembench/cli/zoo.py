@@ -97,7 +97,10 @@ def _zoo_plot(args: argparse.Namespace) -> None:
     from netembench.plots.zoo import plot_zoo
     from netembench.zoo.source import load_zoo
 
-    for p in plot_zoo(load_zoo(args.zoo, cache=args.cache_dir), args.out):
+    zoo = load_zoo(args.zoo, cache=args.cache_dir)
+    if zoo.tasks.tabulated:
+        raise CommandError(f"{zoo.spec.ref}: the figures draw polynomial tasks; a pretraining zoo's tabulated tasks are not drawn yet")
+    for p in plot_zoo(zoo, args.out):
         print(p)
 
 
