@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -233,3 +233,17 @@ class Pretrain2DFamily:
         if private:
             raise TaskSamplingError("pretraining zoos have no private build")
         return sample_avoiding(self, np.random.default_rng([seed, STREAM_2D]), _draw_2d, avoid, 2)
+
+
+def pretrain_ranges(f: Pretrain1DFamily | Pretrain2DFamily) -> list[tuple[str, Any, str, bool]]:
+    """(field, value, allowed range, within it?) of a pretraining mixture's fields, for `spec`."""
+    counts = {k: getattr(f, k) for k in ("max_terms", "max_frequency", "max_breaks", "max_ridges") if hasattr(f, k)}
+    return [
+        ("[tasks].n_tasks", f.n_tasks, "an integer >= 1", f.n_tasks >= 1),
+        ("[tasks].n_unseen", f.n_unseen, "an integer >= 0", f.n_unseen >= 0),
+        ("[tasks].min_distance", f.min_distance, "finite, 0 <= min_distance < 1", 0 <= f.min_distance < 1),
+        ("[tasks].mix", list(f.mix), "4 weights >= 0, one > 0", len(f.mix) == 4 and min(f.mix) >= 0 and sum(f.mix) > 0),
+        ("[tasks].min_degree", f.min_degree, "an integer from 2 to 12", 2 <= f.min_degree <= 12),
+        ("[tasks].max_degree", f.max_degree, "an integer from min_degree to 12", f.min_degree <= f.max_degree <= 12),
+        ("[tasks].max_controls", f.max_controls, "an integer from 4 to 16", 4 <= f.max_controls <= 16),
+    ] + [(f"[tasks].{k}", v, "an integer from 1 to 16", 1 <= v <= 16) for k, v in counts.items()]
