@@ -97,7 +97,10 @@ def _zoo_plot(args: argparse.Namespace) -> None:
     from netembench.plots.zoo import plot_zoo
     from netembench.zoo.source import load_zoo
 
-    for p in plot_zoo(load_zoo(args.zoo, cache=args.cache_dir), args.out):
+    zoo = load_zoo(args.zoo, cache=args.cache_dir)
+    if zoo.tasks.tabulated:
+        raise CommandError(f"{zoo.spec.ref}: the figures draw polynomial tasks; a pretraining zoo's tabulated tasks are not drawn yet")
+    for p in plot_zoo(zoo, args.out):
         print(p)
 
 
@@ -105,13 +108,14 @@ def _zoo_list(args: argparse.Namespace) -> None:
     from netembench.zoo.cache import cache_dir
     from netembench.zoo.identity import reference_note
     from netembench.zoo.source import cached_zoos
-    from netembench.zoo.spec import canonical_specs
+    from netembench.zoo.spec import PRETRAINING_ZOOS, canonical_specs
 
     cached = cached_zoos(args.cache_dir)
     specs = canonical_specs()
     print(f"cache: {cache_dir(args.cache_dir)}")
     for ref, spec in specs.items():
         status = f"superseded by {spec.superseded_by}" if spec.superseded_by else "current"
+        status += ", pretraining" if spec.name in PRETRAINING_ZOOS else ""
         print(f"  {ref:<22} {status:<22} {'cached' if any(r == ref for r, _, _ in cached) else 'not cached'}")
     for ref, folder, fingerprint in cached:
         note = reference_note(ref, fingerprint)

@@ -194,10 +194,9 @@ def _write_tables(folder: Path, spec: ZooSpec, tasks, models: dict[str, np.ndarr
         rows = models["split"] == split
         cols = {k: models[k][rows] for k in order}
         ids = models["task_id"][rows]
-        write_parquet(
-            folder / "metadata" / f"{split}.parquet",
-            {**cols, **coefficient_columns(tasks.coef[ids], cheb[ids])},
-        )
+        # Tabulated tasks' knot values stay in tasks.parquet (join on task_id): 129 or 1,089 per model
+        coefs = {} if tasks.tabulated else coefficient_columns(tasks.coef[ids], cheb[ids])
+        write_parquet(folder / "metadata" / f"{split}.parquet", {**cols, **coefs})
 
 
 def _build_info(spec: ZooSpec, tasks, models: dict[str, np.ndarray], device: torch.device) -> dict:

@@ -50,7 +50,7 @@ def render_card(spec: ZooSpec, tasks: TaskSet, models: dict[str, np.ndarray], in
         device=gen["device"],
         private=PRIVATE_NOTE if info.get("split") == "private" else "",
         citation=CITATION,
-        **DOMAINS[tasks.dim],
+        **(TABULATED_DOMAINS if tasks.tabulated else DOMAINS)[tasks.dim],
     )
 
 
@@ -108,6 +108,12 @@ def _tasks_text(family) -> str:
             f"`separated2d`: {family.n_tasks} tasks (+{family.n_unseen} unseen), uniform coefficients in "
             f"an orthonormal (Legendre) basis, pairwise RMS distance ≥ {family.min_distance}."
         )
+    elif getattr(family, "tabulated", False):
+        return (
+            f"`{family.kind}`: {family.n_tasks} pretraining tasks, a mixture (weights {list(family.mix)}) of "
+            "polynomials, sinusoids, piecewise-linear functions and splines, tabulated on knots (`coef_k` are "
+            "knot values); none within a canonical track's min_distance (or floor) of a canonical task."
+        )
     else:
         return (
             f"`{family.kind}`: {family.n_families} families × {family.n_variants} variants "
@@ -130,6 +136,12 @@ DOMAINS = {
         "cube": "[-1, 1]²",
         "grid": "129 × 129 grid",
     },
+}
+TABULATED_DOMAINS = {  # pretraining zoos: `coef_k` are knot values (`netembench.zoo.tabulated`)
+    1: {**DOMAINS[1], "domain": "tabulated on the knots k/64, normalised to zero mean and unit\nrange over [-1, 1]",
+        "order": "the value at knot k/64 - 1, k = 0 .. 128; no Chebyshev columns"},
+    2: {**DOMAINS[2], "domain": "tabulated on the 33 x 33 knots (k/16, l/16), normalised to zero mean\nover [-1, 1]² and unit range",
+        "order": "the value at knot (i/16 - 1, j/16 - 1) in column 33 i + j; no Chebyshev columns"},
 }
 PRIVATE_NOTE = (
     "\n**A private build**: its seen tasks and its `train` and `validation` models are those of the public\n"

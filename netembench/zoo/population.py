@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from netembench.zoo import exact, rng, tasks2d
+from netembench.zoo import exact, rng, tabulated, tasks2d
 from netembench.zoo.tasks import GRID, N_COEF
 
 # Training matmuls keep 9 significant bits per operand (bfloat16 has 8) with exact float32
@@ -212,7 +212,10 @@ def init_population(arch: Arch, keys: Tensor) -> Population:
 
 def polyval(coef: Tensor, x: Tensor) -> Tensor:
     """Evaluate each model's task at its inputs: 1-D `[M, N_COEF]` monomial coefficients at
-    `x [M, N]` (Horner), or 2-D `[M, tasks2d.N_COEF]` at `x [M, N, 2]`. `[M, N]`."""
+    `x [M, N]` (Horner), or 2-D `[M, tasks2d.N_COEF]` at `x [M, N, 2]`; tabulated tasks (knot
+    values, `tabulated.is_tabulated`) by interpolation. `[M, N]`."""
+    if tabulated.is_tabulated(coef.shape[-1], 1 if x.dim() == 2 else x.shape[-1]):
+        return tabulated.interpolate(coef, x)
     if x.dim() == 3:
         return tasks2d.evaluate(coef[:, None, :], x)
     y = coef[:, -1:].expand_as(x).clone()

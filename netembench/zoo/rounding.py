@@ -6,7 +6,7 @@ small build and compares with `AUDITED_OPS`) is of one of three kinds:
 - *exact*: the result is representable, so every correct implementation returns it: copies,
   views, `cat`, selections, comparisons, `clamp`/`max` against 0, `frexp`, `round`, `nextafter`,
   integer arithmetic (the counter-based random streams), scaling by powers of two, conversions
-  of integers below 2**24, and GEMMs of integer operands whose every partial sum is exact
+  of integers below 2**24, `floor` and `gather` (tabulated tasks' cells), and GEMMs of integer operands whose every partial sum is exact
   (`exact.matmul`, in any order, on any BLAS or cuBLAS, TF32 or not);
 - *correctly rounded*: IEEE `+`, `-`, `*`, `/` of two tensors, or `+`, `-`, `*` of a tensor and a
   float32 constant (`exact.f32`); `check_arithmetic` compares them with exact rational results
@@ -19,7 +19,10 @@ Nothing else may run: no libm or SIMD math-library function (`exp`, `log`, `pow`
 fused Adam), no division by a Python scalar (CUDA multiplies by the rounded reciprocal).
 Task sampling (numpy, float64) uses `+`, `-`, `*`, `/`, `sqrt`, comparisons and the generator's
 integer streams; its uniforms are formed from `Generator.random` by explicit operations (numpy's
-compiled `uniform` may be contracted to a fused multiply-add). Host-side constants come from
+compiled `uniform` may be contracted to a fused multiply-add). Pretraining tasks (`pretrain.py`,
+`tabulated.py`) add only exact operations (floor, max, gathers, sums in a fixed order of halvings)
+and cosines from `exact.cos_pi`; their targets are interpolated with `floor`, `gather` and the
+IEEE operations above. Host-side constants come from
 `exact.f32` and `exact.cos_pi`. `check_arithmetic` checks numpy's float64 operations as well.
 
 Run `python -m netembench.zoo.rounding [--device cuda]` to check a machine; `zoo build` runs the
@@ -53,7 +56,7 @@ AUDITED_OPS: dict[str, str] = {
             "transpose", "unbind", "unsqueeze", "view", "where", "zeros", "zeros_like", "lshift",
             "__lshift__", "_unsafe_view", "split", "split_with_sizes", "sum", "new_zeros",
             "isfinite", "all", "abs", "ge", "le", "ne", "resize_", "set_", "_local_scalar_dense",
-            "contiguous", "mm", "bmm", "neg",
+            "contiguous", "mm", "bmm", "neg", "floor", "gather",
         ],
         "exact",
     ),

@@ -30,18 +30,23 @@ class TaskSet:
     unseen: np.ndarray  # [T] bool
     min_distance: float  # smallest pairwise RMS distance achieved, over all tasks
     dim: int = 1  # input dimension: 1 (`tasks`) or 2 (`tasks2d`, coefficients in its order)
+    tabulated: bool = False  # `coef` holds knot values (`tabulated`), not monomial coefficients
 
     def __len__(self) -> int:
         return len(self.coef)
 
     @property
     def degree(self) -> np.ndarray:
-        """Total degree of each task."""
+        """Total degree of each task (-1 for tabulated tasks)."""
+        if self.tabulated:
+            return np.full(len(self), -1, dtype=np.int64)
         return total_degrees(self.coef, self.dim)
 
     @property
     def chebyshev(self) -> np.ndarray:
-        """Coefficients in the (product) Chebyshev basis, in the monomials' order."""
+        """Coefficients in the (product) Chebyshev basis, in the monomials' order (none if tabulated)."""
+        if self.tabulated:
+            return np.zeros((len(self), 0))
         return chebyshev_2d(self.coef) if self.dim == 2 else chebyshev_1d(self.coef)
 
     def seen_ids(self) -> np.ndarray:

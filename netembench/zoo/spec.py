@@ -8,6 +8,7 @@ which split, and each model's id, from which all its randomness is derived.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import re
 import unicodedata
@@ -21,13 +22,24 @@ import numpy as np
 from netembench.zoo import budget
 from netembench.zoo.host import HostFineFamily, HostSeparatedFamily
 from netembench.zoo.population import Arch, TrainConfig
+from netembench.zoo.pretrain import Pretrain1DFamily, Pretrain2DFamily, pretrain_ranges
 from netembench.zoo.spec_toml import SpecError, build_dataclass, read_toml, toml_value
 from netembench.zoo.tasks import MAX_DEGREE, FineFamily, SeparatedFamily, TaskSet
 from netembench.zoo.tasks2d import Fine2DFamily, Separated2DFamily
 
-TaskFamily = SeparatedFamily | FineFamily | Separated2DFamily | Fine2DFamily | HostSeparatedFamily | HostFineFamily
+TaskFamily = (
+    SeparatedFamily
+    | FineFamily
+    | Separated2DFamily
+    | Fine2DFamily
+    | HostSeparatedFamily
+    | HostFineFamily
+    | Pretrain1DFamily
+    | Pretrain2DFamily
+)
 FAMILIES: dict[str, type] = {
-    f.kind: f for f in (SeparatedFamily, FineFamily, Separated2DFamily, Fine2DFamily)
+    f.kind: f
+    for f in (SeparatedFamily, FineFamily, Separated2DFamily, Fine2DFamily, Pretrain1DFamily, Pretrain2DFamily)
 }
 FAMILIES.update({f.kind: f for f in (HostSeparatedFamily, HostFineFamily)})  # components of hosts (DESIGN §16)
 
@@ -89,7 +101,10 @@ class ZooSpec:
         return list(dict.fromkeys(s.name for s in self.splits))
 
     def sample_tasks(self, private: tuple[int, ...] = ()) -> TaskSet:
-        """The zoo's tasks; `private` words (`netembench.zoo.private`) redraw the unseen ones."""
+        """The zoo's tasks; `private` words (`netembench.zoo.private`) redraw the unseen ones.
+        Pretraining (tabulated) families avoid every canonical spec's tasks (`avoided_tasks`)."""
+        if getattr(self.tasks, "tabulated", False):
+            return self.tasks.sample(self.seed, private, avoid=avoided_tasks(self.tasks.dim))
         return self.tasks.sample(self.seed, private)
 
     def models(self, tasks: TaskSet) -> dict[str, np.ndarray]:
@@ -244,7 +259,9 @@ def _ranges(spec: ZooSpec) -> list[tuple[str, Any, str, bool]]:
     ]
     if isinstance(f, (SeparatedFamily, FineFamily)):
         checks += _root_ranges(f)
-    if isinstance(f, (SeparatedFamily, Separated2DFamily)):
+    if isinstance(f, (Pretrain1DFamily, Pretrain2DFamily)):
+        checks += pretrain_ranges(f)
+    elif isinstance(f, (SeparatedFamily, Separated2DFamily)):
         checks += [
             ("[tasks].n_tasks", f.n_tasks, "an integer >= 1", f.n_tasks >= 1),
             ("[tasks].n_unseen", f.n_unseen, "an integer >= 0", f.n_unseen >= 0),
@@ -289,6 +306,44 @@ def _root_ranges(f: SeparatedFamily | FineFamily) -> list[tuple[str, Any, str, b
         ),
         ("[tasks].root_range", f.root_range, "finite and > 0", _finite(f.root_range) and f.root_range > 0),
     ]
+
+
+# The specs whose tasks the pretraining zoos avoid: pinned, because the avoided tasks decide a
+# pretraining zoo's tasks (and bytes). A new canonical spec fails tests/test_pretrain.py until a new
+# pretraining version avoids it too.
+AVOIDED_SPECS = tuple(
+    f"{name}@{version}"
+    for name in ("poly-fine", "poly-many", "poly-seed", "poly-xarch")
+    for version in ("1.0.0", "1.1.0", "1.2.0")
+) + (
+    "poly2d-fine@1.0.0",
+    "poly2d-fine@1.2.0",
+    "poly2d-seed@1.0.0",
+    "poly2d-seed@1.2.0",
+    "host-fine@1.0.0",
+    "host-seed@1.0.0",
+)
+
+
+@functools.cache
+def avoided_tasks(dim: int) -> tuple[np.ndarray, np.ndarray]:
+    """The tasks of input dimension `dim` of every spec in `AVOIDED_SPECS` (seen and unseen, public
+    build, each distinct task once), `[C, K]`, and the radius no pretraining task may come within:
+    its track's `min_distance` (separated families) or `floor` (fine families), the largest if
+    several specs share it."""
+    radius: dict[bytes, float] = {}
+    rows: dict[bytes, np.ndarray] = {}
+    specs = canonical_specs()
+    drawn = {(specs[ref].tasks, specs[ref].seed) for ref in AVOIDED_SPECS}  # versions share their tasks
+    for family, seed in sorted(drawn, key=repr):
+        if getattr(family, "tabulated", False) or getattr(family, "dim", 1) != dim:
+            continue
+        r = getattr(family, "min_distance", None)
+        r = family.floor if r is None else r
+        for row in family.sample(seed).coef:
+            key = row.tobytes()
+            rows[key], radius[key] = row, max(r, radius.get(key, 0.0))
+    return np.stack(list(rows.values())), np.array(list(radius.values()))
 
 
 def _has_unseen(family: TaskFamily) -> bool:
@@ -356,3 +411,5 @@ CANONICAL_TRACKS = (
     "host-seed",
     "host-fine",
 )
+# Shipped specs that are not tracks: zoos to pretrain embedders on (`netembench.zoo.pretrain`).
+PRETRAINING_ZOOS = ("pretrain-1d", "pretrain-2d")

@@ -317,6 +317,7 @@ class Zoo:
             unseen=np.asarray(t["unseen"], dtype=bool),
             min_distance=float(self.manifest["tasks"]["min_distance"]),
             dim=getattr(self.spec.tasks, "dim", 1),
+            tabulated=getattr(self.spec.tasks, "tabulated", False),
         )
 
     def table(self, split: str) -> dict[str, np.ndarray]:
