@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import math
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -22,9 +21,10 @@ import numpy as np
 from netembench.zoo import budget
 from netembench.zoo.host import HostFineFamily, HostSeparatedFamily
 from netembench.zoo.population import Arch, TrainConfig
-from netembench.zoo.pretrain import Pretrain1DFamily, Pretrain2DFamily, pretrain_ranges
+from netembench.zoo.pretrain import Pretrain1DFamily, Pretrain2DFamily
+from netembench.zoo.spec_ranges import numeric_ranges
 from netembench.zoo.spec_toml import SpecError, build_dataclass, read_toml, toml_value
-from netembench.zoo.tasks import MAX_DEGREE, FineFamily, SeparatedFamily, TaskSet
+from netembench.zoo.tasks import FineFamily, SeparatedFamily, TaskSet
 from netembench.zoo.tasks2d import Fine2DFamily, Separated2DFamily
 
 TaskFamily = (
@@ -197,7 +197,7 @@ def _validate(spec: ZooSpec, source: str) -> None:
             fail(f"{field} holds the control character U+{ord(bad):04X}; text fields are one line of printable text")
     if spec.superseded_by and not _VERSION.match(spec.superseded_by):
         fail(f"superseded_by {spec.superseded_by!r} is not a semantic version (MAJOR.MINOR.PATCH)")
-    for field, value, allowed, ok in _ranges(spec):
+    for field, value, allowed, ok in numeric_ranges(spec):
         if not ok:
             fail(f"{field} = {value!r} is out of range: {allowed}")
     for s in spec.splits:
@@ -233,79 +233,6 @@ def _validate(spec: ZooSpec, source: str) -> None:
                 )
     if any(s.tasks == "unseen" for s in spec.splits) and not _has_unseen(spec.tasks):
         fail("a split asks for unseen tasks but the task family holds none out")
-
-
-def _finite(v: float) -> bool:
-    return math.isfinite(v)
-
-
-def _ranges(spec: ZooSpec) -> list[tuple[str, Any, str, bool]]:
-    """(field, value, allowed range, within it?) of every numeric field."""
-    t, f = spec.training, spec.tasks
-    checks = [
-        ("seed", spec.seed, "an integer from 0 to 2**63 - 1", 0 <= spec.seed < 2**63),
-        ("shard_size", spec.shard_size, "an integer >= 1", spec.shard_size >= 1),
-        ("fit_bar", spec.fit_bar, "finite and > 0", _finite(spec.fit_bar) and spec.fit_bar > 0),
-        ("[training].steps", t.steps, "an integer from 1 to 1,000,000", 1 <= t.steps <= 1_000_000),
-        ("[training].batch_size", t.batch_size, "an integer from 1 to 4096", 1 <= t.batch_size <= 4096),
-        ("[training].lr", t.lr, "finite, 0 < lr <= 1", _finite(t.lr) and 0 < t.lr <= 1),
-        (
-            "[training].lr_final",
-            t.lr_final,
-            f"finite, 0 < lr_final <= lr ({t.lr!r})",
-            _finite(t.lr_final) and 0 < t.lr_final <= t.lr,
-        ),
-        ("[tasks].max_attempts", f.max_attempts, "an integer >= 1", f.max_attempts >= 1),
-    ]
-    if isinstance(f, (SeparatedFamily, FineFamily)):
-        checks += _root_ranges(f)
-    if isinstance(f, (Pretrain1DFamily, Pretrain2DFamily)):
-        checks += pretrain_ranges(f)
-    elif isinstance(f, (SeparatedFamily, Separated2DFamily)):
-        checks += [
-            ("[tasks].n_tasks", f.n_tasks, "an integer >= 1", f.n_tasks >= 1),
-            ("[tasks].n_unseen", f.n_unseen, "an integer >= 0", f.n_unseen >= 0),
-            (
-                "[tasks].min_distance",
-                f.min_distance,
-                "finite, 0 <= min_distance < 1",
-                _finite(f.min_distance) and 0 <= f.min_distance < 1,
-            ),
-        ]
-    else:
-        checks += [
-            ("[tasks].n_families", f.n_families, "an integer >= 1", f.n_families >= 1),
-            ("[tasks].n_variants", f.n_variants, "an integer >= 1", f.n_variants >= 1),
-            ("[tasks].eps", f.eps, "finite and > 0", _finite(f.eps) and f.eps > 0),
-            ("[tasks].floor", f.floor, "finite, 0 <= floor < 1", _finite(f.floor) and 0 <= f.floor < 1),
-            (
-                "[tasks].base_min_distance",
-                f.base_min_distance,
-                "finite, 0 <= base_min_distance < 1",
-                _finite(f.base_min_distance) and 0 <= f.base_min_distance < 1,
-            ),
-            ("[tasks].n_unseen_variants", f.n_unseen_variants, "an integer >= 0", f.n_unseen_variants >= 0),
-            ("[tasks].n_unseen_families", f.n_unseen_families, "an integer >= 0", f.n_unseen_families >= 0),
-        ]
-    for i, s in enumerate(spec.splits, 1):
-        checks += [
-            (f"[[splits]] #{i}.n_seeds", s.n_seeds, "an integer >= 1", s.n_seeds >= 1),
-            (f"[[splits]] #{i}.first_seed", s.first_seed, "an integer >= 0", s.first_seed >= 0),
-        ]
-    return checks
-
-
-def _root_ranges(f: SeparatedFamily | FineFamily) -> list[tuple[str, Any, str, bool]]:
-    """Range checks of the 1-D families' root sampler."""
-    return [
-        (
-            "[tasks].degrees",
-            list(f.degrees),
-            f"a non-empty list of degrees from 1 to {MAX_DEGREE}",
-            bool(f.degrees) and all(1 <= d <= MAX_DEGREE for d in f.degrees),
-        ),
-        ("[tasks].root_range", f.root_range, "finite and > 0", _finite(f.root_range) and f.root_range > 0),
-    ]
 
 
 # The specs whose tasks the pretraining zoos avoid: pinned, because the avoided tasks decide a
