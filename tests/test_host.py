@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 import torch
 
+from netembench.eval.embedders import InProcessRunner, SubmissionError, Unsupported, load_submission
+from netembench.eval.harness import Evaluator
 from netembench.eval.hostfeatures import component_direction, subspace_integrated
 from netembench.eval.hostprobes import HOST, canonical_component
 from netembench.eval.probes import draw_probes, evaluation_keys, forward_with_gradients
@@ -201,3 +203,29 @@ def test_canonical_host_specs_and_tracks():
 def test_tiny_host_zoo_builds_to_its_golden_fingerprint(tmp_path):
     zoo = build_zoo(parse_spec(TINY_HOST_SPEC), tmp_path / "zoo", quiet=True)
     assert zoo.fingerprint == TINY_HOST_FINGERPRINT
+
+
+def test_only_embedders_that_declare_host_inputs_run_on_host_tracks(tmp_path):
+    """The host tracks' 32-D activations reach only embedders that declare them (`distributions`);
+    a 2-D embedder of the input box is skipped, saying how to opt in; weight readers run anywhere."""
+    zoo = build_zoo(parse_spec(TINY_HOST_SPEC), tmp_path / "zoo", quiet=True)
+    info = {name: load_submission(f"baselines/{name}").info() for name in ("potential", "subspace_out", "weight_stats")}
+    assert info["potential"].distributions == {"uniform"} and info["subspace_out"].distributions == {"host"}
+    assert info["weight_stats"].distributions == {"uniform", "host"}
+    with pytest.raises(Unsupported, match=r"potential reads inputs drawn from uniform only; .*declares distributions"):
+        Evaluator(InProcessRunner(load_submission("baselines/potential")), zoo)
+    Evaluator(InProcessRunner(load_submission("baselines/subspace_out")), zoo)  # accepted
+
+
+def test_a_bad_distributions_declaration_is_refused(tmp_path):
+    path = tmp_path / "bad.py"
+    path.write_text(
+        "import torch\n"
+        "class E:\n"
+        "    name = 'bad'\n    reads = frozenset({'grad'})\n    protocols = frozenset({2})\n"
+        "    distributions = frozenset({'gaussian'})\n"
+        "    def embed(self, batch):\n        return torch.zeros(len(batch.x), 1)\n"
+        "def load_embedder():\n    return E()\n"
+    )
+    with pytest.raises(SubmissionError, match=r"`distributions` must be a non-empty subset of \['host', 'uniform'\]"):
+        load_submission(str(path))

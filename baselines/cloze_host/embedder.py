@@ -34,6 +34,7 @@ class ClozeHost:
     name = "cloze_host"
     reads = frozenset({"grad"})
     protocols = frozenset({2})
+    distributions = frozenset({"host"})  # the host tracks only
     supervised = False
 
     def __init__(self, checkpoints: Path = HERE / "checkpoints") -> None:

@@ -15,6 +15,7 @@ class RandomInitHost(nn.Module):
     name = "random_init_host"
     reads = frozenset({"grad"})
     protocols = frozenset({2})
+    distributions = frozenset({"host"})  # the host tracks only
 
     def __init__(self, dim: int = 64, depth: int = 2, heads: int = 4):
         super().__init__()

@@ -12,6 +12,7 @@ class SubspaceBins:
     name = "subspace_bins"
     reads = frozenset({"grad"})
     protocols = frozenset({2})
+    distributions = frozenset({"host"})  # the host tracks only
 
     def embed(self, batch):
         direction = component_direction(batch.x, batch.grad)

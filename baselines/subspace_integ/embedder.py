@@ -13,6 +13,7 @@ class SubspaceInteg:
     name = "subspace_integ"
     reads = frozenset({"grad"})
     protocols = frozenset({2})
+    distributions = frozenset({"host"})  # the host tracks only
 
     def embed(self, batch):
         return subspace_integrated(batch.x, batch.grad)

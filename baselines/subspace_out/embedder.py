@@ -12,6 +12,7 @@ class SubspaceOut:
     name = "subspace_out"
     reads = frozenset({"y", "grad"})
     protocols = frozenset({2})
+    distributions = frozenset({"host"})  # the host tracks only
 
     def embed(self, batch):
         return subspace_values(batch.x, batch.grad, batch.y)

@@ -28,6 +28,15 @@ from netembench.eval.probes import ProbeBatch
 
 READABLE = frozenset({"grad", "y", "weights"})
 PROTOCOLS = frozenset({1, 2})  # probe-set protocol versions (DESIGN §5, §13)
+# Where probe inputs come from (`probes.INPUT_DISTRIBUTIONS`): the input box of a whole network, or
+# the activations entering a component of a host network (32-D, non-negative, sparse).
+DISTRIBUTIONS = frozenset({"uniform", "host"})
+
+
+def default_distributions(reads: frozenset[str]) -> frozenset[str]:
+    """What an embedder that declares no `distributions` handles: every one if it reads weights
+    only (inputs never reach it), else the input box only (host activations are opt-in)."""
+    return DISTRIBUTIONS if set(reads) <= {"weights"} else frozenset({"uniform"})
 # The one rule for embedder names (eval, leaderboard and SUBMITTING.md quote it): they name folders
 # and appear in Markdown and HTML.
 NAME_RULE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
@@ -63,10 +72,12 @@ class SubmissionInfo:
     ref: str
     source_hash: str
     protocols: frozenset[int] | list[int] = frozenset({1})
+    distributions: frozenset[str] | list[str] = frozenset({"uniform"})
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "reads", frozenset(self.reads))
         object.__setattr__(self, "protocols", frozenset(self.protocols))
+        object.__setattr__(self, "distributions", frozenset(self.distributions))
 
 
 class SubmissionError(RuntimeError):
@@ -115,6 +126,7 @@ class Submission:
                 f"got {protocols!r}"
             )
         self.reads, self.protocols = frozenset(reads), frozenset(protocols)
+        self.distributions = _distributions(ref, embedder, self.reads)
 
     @property
     def name(self) -> str:
@@ -145,6 +157,7 @@ class Submission:
             self.ref,
             self.source_hash(),
             self.protocols,
+            self.distributions,
         )
 
     def source_hash(self) -> str:
@@ -203,6 +216,18 @@ class InProcessRunner:
 
     def close(self, kill: bool = False) -> None:
         """Nothing to end: the submission runs in this process."""
+
+
+def _distributions(ref: str, embedder: object, reads: frozenset[str]) -> frozenset[str]:
+    """The embedder's declared `distributions` (checked), or `default_distributions`."""
+    declared = getattr(embedder, "distributions", None)
+    if declared is None:
+        return default_distributions(reads)
+    if not isinstance(declared, (set, frozenset)) or not declared or not set(declared) <= DISTRIBUTIONS:
+        raise SubmissionError(
+            f"submission {ref}: `distributions` must be a non-empty subset of {sorted(DISTRIBUTIONS)}, got {declared!r}"
+        )
+    return frozenset(declared)
 
 
 def source_hash(files: list[Path]) -> str:

@@ -56,6 +56,13 @@ class Evaluator:
                 f"{zoo.spec.ref} has {self.protocol.dim}-D inputs (protocol v{version}); an embedder that "
                 f"handles them declares protocols = {{1, 2}}"
             )
+        where = self.protocol.distribution
+        if where not in runner.info.distributions:
+            raise Unsupported(
+                f"{runner.info.name} reads inputs drawn from {'/'.join(sorted(runner.info.distributions))} only; "
+                f"{zoo.spec.ref} draws them from {where!r} (docs/protocol.md); an embedder that handles them "
+                f"declares distributions = {{{where!r}}}"
+            )
         identity = ZooIdentity(zoo.name, zoo.version, zoo.fingerprint)
         self.calls = Calls(runner, identity, Recheck(np.random.default_rng(secrets.randbits(128))))
         # Tables, labels and weights, read before any call into the submission (DESIGN §12).

@@ -17,7 +17,7 @@ import time
 import safetensors.torch
 from torch import Tensor
 
-from netembench.eval.embedders import NAME_RULE, PROTOCOLS, READABLE
+from netembench.eval.embedders import DISTRIBUTIONS, NAME_RULE, PROTOCOLS, READABLE
 from netembench.eval.probes import ProbeBatch
 from netembench.zoo.population import Arch, Population
 
@@ -25,7 +25,15 @@ MAX_MESSAGE = 1 << 31  # bytes: a generous bound on one batch sent to the worker
 SMALL_MESSAGE = 1 << 20  # bytes: the bound on an answer without tensors, and on any answer's header
 BATCH_FIELDS = ("x", "mask", "region", "model_id", "grad", "y")
 # The handshake's fields, with their JSON types; the parent adds the ref and source hash itself.
-INFO_FIELDS = {"name": str, "reads": list, "cloze": bool, "supervised": bool, "n_params": int, "protocols": list}
+INFO_FIELDS = {
+    "name": str,
+    "reads": list,
+    "cloze": bool,
+    "supervised": bool,
+    "n_params": int,
+    "protocols": list,
+    "distributions": list,
+}
 # An answer's keys besides "call", with their JSON types and tensors, by kind.
 ANSWERS: dict[str, tuple[dict[str, type], set[str]]] = {
     "error": ({"error": str, "message": str}, set()),
@@ -158,6 +166,9 @@ def parse_info(info: dict) -> dict | None:
         and protocols
         and all(type(p) is int for p in protocols)
         and set(protocols) <= PROTOCOLS
+        and info["distributions"]
+        and all(type(d) is str for d in info["distributions"])
+        and set(info["distributions"]) <= DISTRIBUTIONS
         and info["n_params"] >= 0
     )
     return info if ok else None

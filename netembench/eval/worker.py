@@ -73,7 +73,11 @@ def serve(channel: Channel, ref: str, device: str, limits: dict | None) -> None:
         if callable(to):
             to(torch.device(device))
         info = {k: v for k, v in asdict(submission.info()).items() if k in INFO_FIELDS}
-        info.update(reads=sorted(info["reads"]), protocols=sorted(info["protocols"]))
+        info.update(
+            reads=sorted(info["reads"]),
+            protocols=sorted(info["protocols"]),
+            distributions=sorted(info["distributions"]),
+        )
         channel.send(encode({"call": 0, "ok": True, "info": info}))
     except BaseException as err:  # noqa: BLE001 - SystemExit in an import is a failure too
         channel.send(encode({"call": 0, "error": type(err).__name__, "message": str(err)[:2000]}))
