@@ -52,7 +52,7 @@ def test_errors_are_one_line(capsys, tmp_path):
     assert code == 1
     assert (
         err
-        == "netembench: error: unknown zoo 'poly-sed'; known zoos: host-fine, host-seed, poly-fine, poly-many, poly-seed, poly-xarch, poly2d-fine, poly2d-seed (or give a path to a .toml spec)\n"
+        == "netembench: error: unknown zoo 'poly-sed'; known zoos: host-fine, host-seed, poly-fine, poly-many, poly-seed, poly-xarch, poly2d-fine, poly2d-seed, pretrain-1d, pretrain-2d (or give a path to a .toml spec)\n"
     )
     bad = tmp_path / "bad.toml"
     bad.write_text(TINY_SPEC.replace("batch_size = 16", "batch_sise = 16"))
