@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 
 from netembench import ProbeBatch
-from netembench.features import fixed_grid, resample
+from netembench.eval.features import fixed_grid, resample
 
 
 class Template:
