@@ -52,7 +52,7 @@ def _zoo_info(args: argparse.Namespace) -> None:
         f"tasks        {m['tasks']['count']} ({m['tasks']['unseen']} unseen), min pairwise RMS distance {m['tasks']['min_distance']:.4f}"
     )
     print("models       " + ", ".join(f"{s} {n}" for s, n in m["models"].items()))
-    print(f"fit (relative MSE on a {'1025-point' if zoo.tasks.dim == 1 else '129 x 129'} grid):")
+    print(f"fit (relative MSE {_fit_domain(zoo)}):")
     for arch, f in m["fit"].items():
         print(
             f"  {arch:<14} {f['models']:>6} models   median {f['median_rel_mse']:.2e}   worst {f['max_rel_mse']:.2e}"
@@ -231,3 +231,12 @@ def _add_hub_parsers(add: Callable[..., argparse.ArgumentParser]) -> None:
     add("remove", _zoo_remove, "remove a zoo from the cache").add_argument(
         "zoo", help="zoo name, or org/name for hub downloads"
     )
+
+
+def _fit_domain(zoo) -> str:
+    """Where `zoo info`'s fits were measured: the host's input distribution, or a dense grid."""
+    from netembench.zoo.host import is_host_family
+
+    if is_host_family(zoo.spec.tasks):
+        return "over the host's input distribution, constants removed"
+    return f"on a {'1025-point' if zoo.tasks.dim == 1 else '129 x 129'} grid"
