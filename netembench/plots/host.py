@@ -21,7 +21,7 @@ from netembench.zoo.store import Zoo
 POINTS = 2000
 
 
-def test_host(zoo: Zoo, index: int = 0) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+def host_in_test_split(zoo: Zoo, index: int = 0) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """(the table rows of one test host's components `[K]`, the test split's table)."""
     table = zoo.table("test")
     rows = np.arange(len(table["model_id"]))
@@ -31,7 +31,7 @@ def test_host(zoo: Zoo, index: int = 0) -> tuple[np.ndarray, dict[str, np.ndarra
 
 def plot_host_zoo(plt, zoo: Zoo, out: Path) -> list[Path]:
     """Write host.png (activations, components against tasks, gradient fields) into `out`."""
-    members, table = test_host(zoo)
+    members, table = host_in_test_split(zoo)
     group = next(g for g in zoo.groups("test"))
     pop = zoo.population(group, members)
     arch = Arch.parse(str(table["arch"][members[0]]))
