@@ -41,6 +41,9 @@ INJECT_TAIL = """<script>(function () {
             dashed: names(s, 'polyline.curve[stroke-dasharray]')};
   });
   report.curves = all('svg.budget-curve polyline.curve').length;
+  report.scaling = all('svg.scaling-curve').map(function (s) {
+    return {size: size(s), curves: names(s, 'polyline.curve'), legend: names(s, '.legend .legend-item')};
+  });
   report.maps = all('details.entry-figures svg.embedding-map').map(function (s) { return {size: size(s), key: all('.key', s).length}; });
   report.points = all('svg.embedding-map circle').length;
   report.cloze = all('svg.cloze-example').map(function (s) {
@@ -48,7 +51,7 @@ INJECT_TAIL = """<script>(function () {
   });
   // every text of a figure lies inside its figure (no clipped tick or label)
   report.clipped = [];
-  all('svg.budget-curve, svg.embedding-map, svg.cloze-example').forEach(function (s) {
+  all('svg.budget-curve, svg.embedding-map, svg.cloze-example, svg.scaling-curve').forEach(function (s) {
     var box = s.getBoundingClientRect();
     all('text', s).forEach(function (t) {
       var r = t.getBoundingClientRect();
@@ -61,6 +64,7 @@ INJECT_TAIL = """<script>(function () {
   var hex = function (c) { ctx.fillStyle = '#000000'; ctx.fillStyle = c; return ctx.fillStyle; };
   report.colors = {};
   all('span.swatch, polyline.curve, .legend-item[data-embedder], g.predicted').forEach(function (e) {
+    if (e.closest('svg.scaling-curve')) return;  // its lines are model sizes, not embedders
     var paint = e.tagName === 'SPAN' ? getComputedStyle(e).backgroundColor
       : getComputedStyle(e.tagName === 'polyline' ? e : e.firstElementChild).stroke;
     var n = e.getAttribute('data-embedder'), c = hex(paint);
@@ -123,6 +127,9 @@ def assert_readable(report: dict) -> None:
     for c in report["cloze"]:
         assert c["size"][0] >= 400 and c["size"][1] >= 220
         assert c["legend"] == ["truth", "masked points", "prediction"]
+    for fig in report["scaling"]:
+        assert fig["size"][0] >= 600 and fig["size"][1] >= 280 and fig["curves"]
+        assert fig["legend"] == fig["curves"]
     assert report["clipped"] == []
     colors = report["colors"]
     assert all(len(c) == 1 for c in colors.values()), {n: c for n, c in colors.items() if len(c) > 1}

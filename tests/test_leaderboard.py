@@ -347,6 +347,7 @@ def test_committed_site_is_readable_in_a_headless_browser(tmp_path):
         pytest.skip("no committed results site")
     report = browser_report(index, tmp_path)
     assert len(report["colors"]) >= 10 and report["cloze"] and len(report["budget"]) >= 6
+    assert len(report["scaling"]) == len(list((ROOT / "leaderboard" / "studies").glob("*.json")))
     assert_readable(report)
 
 

@@ -38,7 +38,7 @@ def md(text: str) -> str:
     return re.sub(r"([\\`*_{}\[\]()<>#+!|])", r"\\\1", text)
 
 
-def render_markdown(entries: list[Entry]) -> str:
+def render_markdown(entries: list[Entry], studies: list[dict] = ()) -> str:
     lines = _introduction() + _suite_table(entries)
     for zoo, group in tracks(entries):
         lines += ["", f"## {zoo}", "", TRACK_TEXT.get(zoo.split("@")[0], "")]
@@ -46,6 +46,7 @@ def render_markdown(entries: list[Entry]) -> str:
         for title, section in sections(group):
             lines += _section_table(title, section, cols)
         lines += _budget_table(group)
+    lines += _studies(studies)
     lines += ["", VERIFIED_NOTE, "", "## Metrics", ""]
     lines += [f"- `{k}`: {v}" for k, v in METRICS.items()]
     return "\n".join(lines) + "\n"
@@ -121,3 +122,24 @@ def _budget_table(group: list[Entry]) -> list[str]:
     for e, curve in sorted(budget, key=lambda b: (-b[0].metric("main_score"), b[0].name)):
         lines.append(f"| {md(e.name)} | " + " | ".join(f"{curve[n]:.3f}" if n in curve else "—" for n in sizes) + " |")
     return lines
+
+
+
+def _studies(studies: list[dict]) -> list[str]:
+    """Each study as a table, zoo sizes down and model sizes across (the site draws it)."""
+    lines = []
+    for study in studies:
+        series = study["series"]
+        sizes = sorted({float(k) for points in series.values() for k in points})
+        lines += ["", f"## Study: {study['title']}", "", f"{study['metric']} on {study['track']} against the pretraining "
+                  f"zoo's size (`{study['source']}`; the results site draws it).", ""]
+        lines += ["| pretraining models | " + " | ".join(series) + " |", "|---|" + "---|" * len(series)]
+        for size in sizes:
+            cells = [_point(points, size) for points in series.values()]
+            lines.append(f"| {size:g} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def _point(points: dict, size: float) -> str:
+    found = [v for k, v in points.items() if float(k) == size]
+    return f"{found[0]:.3f}" if found else "—"

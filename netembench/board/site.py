@@ -57,8 +57,9 @@ SCRIPT = """document.querySelectorAll('table.sortable').forEach(function(table){
 });"""
 
 
-def render_html(entries: list[Entry]) -> str:
-    """The whole page. Each embedder keeps one colour and marker on it (`figures.entry_styles`)."""
+def render_html(entries: list[Entry], studies: list[dict] = ()) -> str:
+    """The whole page. Each embedder keeps one colour and marker on it (`figures.entry_styles`);
+    `studies` (`board.studies`) are drawn after the tracks."""
     styles = figures.entry_styles(e.name for e in entries)
     parts = [
         "<!DOCTYPE html>",
@@ -79,6 +80,7 @@ def render_html(entries: list[Entry]) -> str:
         for title, section in sections(group):
             parts += _section_table(zoo, title, section, cols, styles)
         parts += track_figures(zoo, group, styles)
+    parts += study_figures(studies)
     parts.append(
         "<h2>Metrics</h2><dl>"
         + "".join(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in METRICS.items())
@@ -212,5 +214,19 @@ def track_figures(zoo: str, group: list[Entry], styles: dict[str, figures.Style]
             f"<summary>{_swatch(e.name, styles[e.name])}{esc(e.name)}{note}: embedding map"
             + (" and cloze examples" if figs.get("cloze_examples") else "")
             + f"</summary><div>{body}</div></details>"
+        )
+    return parts
+
+
+def study_figures(studies: list[dict]) -> list[str]:
+    """One section per study: its scaling curve and where it comes from."""
+    if not studies:
+        return []
+    parts = ['<h2 id="studies">Studies</h2>']
+    for study in studies:
+        parts.append(
+            f"<figure>{figures.scaling_curve(study)}<figcaption>{esc(study['title'])} "
+            f"(from <code>{esc(study['source'])}</code>; a measurement of one submission, not a verified result)"
+            "</figcaption></figure>"
         )
     return parts

@@ -12,7 +12,7 @@ from torch import Tensor
 
 from netembench.eval.probes import PROTOCOL_V1, ProbeBatch, Protocol, draw_probes
 from netembench.zoo import rng
-from netembench.zoo.store import Zoo
+from netembench.zoo.store import ModelGroup, Zoo
 
 
 @dataclass
@@ -34,17 +34,20 @@ def training_batches(
     protocol: Protocol = PROTOCOL_V1,
     device: str | torch.device = "cpu",
     seed: int = 0,
+    max_tasks: int | None = None,
 ) -> Iterator[tuple[TrainingBatch, ...]]:
     """Yield tuples of `views` independent draws (new x and new masks) of the same random models.
 
     Models are chosen uniformly from the split (an architecture group at a time, in proportion to
     its size); draws never repeat the evaluation draws' keys. Deterministic for a given `seed`.
+    `max_tasks` keeps only the models of tasks `0 .. max_tasks - 1` (task ids are drawn at random,
+    so these are a random subset of the family): the knob of a data-scaling study.
     """
     if split not in ("train", "validation"):
         raise ValueError(
             f"training batches come from 'train' (or 'validation' for model selection), not {split!r}"
         )
-    groups = zoo.groups(split)
+    groups = zoo.groups(split) if max_tasks is None else task_subset(zoo.groups(split), max_tasks)
     pops = [zoo.population(g).to(device) for g in groups]
     sizes = np.array([len(g) for g in groups], dtype=float)
     gen = np.random.default_rng([seed, 0x7EA1])
@@ -61,3 +64,12 @@ def training_batches(
             out.append(TrainingBatch(probes.batch(reads, masked=True), probes.grad, task))
         yield tuple(out)
         step += 1
+
+
+def task_subset(groups: list[ModelGroup], max_tasks: int) -> list[ModelGroup]:
+    """The groups restricted to the models of tasks below `max_tasks` (empty groups dropped)."""
+    kept = [ModelGroup(g.split, g.arch, {k: v[g.table["task_id"] < max_tasks] for k, v in g.table.items()}) for g in groups]
+    kept = [g for g in kept if len(g)]
+    if not kept:
+        raise ValueError(f"max_tasks={max_tasks} keeps no model; task ids start at 0")
+    return kept

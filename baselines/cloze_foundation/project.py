@@ -1,0 +1,1 @@
+../cloze_host/project.py

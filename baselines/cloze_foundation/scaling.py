@@ -1,0 +1,132 @@
+"""The scaling study: main score on poly-fine / poly2d-fine against pretraining-zoo size and model size.
+
+    python baselines/cloze_foundation/scaling.py train --dim 1 --tasks 200 --size small   # one run
+    python baselines/cloze_foundation/scaling.py report                                 # score every run
+
+Every run pretrains from scratch on the models of the first K tasks of pretrain-1d (or -2d), with
+the same number of steps at every size (the foundation recipe's optimiser and objective, a shorter
+schedule: `STEPS`), so that only the data and the model change. `report` scores each finished run
+with the harness on the track's test split (nothing fitted per run but the harness's probes), and
+writes `logs/scaling.json`, `figures/scaling-<track>.svg` and the results site's study files
+(`leaderboard/studies/`). Checkpoints stay under `--runs` (not shipped: the logs say how to remake them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from netembench.board import figures
+from netembench.eval.embedders import load_submission
+from netembench.eval.harness import evaluate
+from netembench.zoo.source import load_zoo
+
+HERE = Path(__file__).resolve().parent
+STEPS = {1: 3000, 2: 800}
+TASKS = {1: (200, 632, 2000), 2: (100, 316, 1000)}
+SIZES = {"small": (32, 2), "base": (64, 3)}  # d_model, layers
+ZOOS = {1: "pretrain-1d", 2: "pretrain-2d"}
+TRACKS = {1: "poly-fine", 2: "poly2d-fine"}
+
+
+def run_name(dim: int, tasks: int, size: str) -> str:
+    return f"{dim}d-{tasks}tasks-{size}"
+
+
+def train(args: argparse.Namespace) -> None:
+    sys.path.insert(0, str(HERE))
+    import train as recipe
+
+    d_model, layers = SIZES[args.size]
+    name = run_name(args.dim, args.tasks, args.size)
+    recipe.main([
+        "--zoo", args.zoo or ZOOS[args.dim], "--tasks", str(args.tasks), "--steps", str(STEPS[args.dim]),
+        "--d-model", str(d_model), "--layers", str(layers), "--out", str(Path(args.runs) / f"{name}.safetensors"),
+        "--log", str(Path(args.runs) / f"{name}.json"), *(["--cache-dir", args.cache_dir] if args.cache_dir else []),
+        "--quiet",
+    ])  # fmt: skip
+
+
+def score(checkpoint: Path, dim: int, zoo) -> dict:
+    """The harness's main score of one checkpoint on the track (in process: our own code)."""
+    sub = load_submission(HERE)
+    sub.embedder.checkpoints = lambda ref: {dim: checkpoint}
+    start = time.perf_counter()
+    main = evaluate(sub, zoo, quiet=True)["metrics"]["main_score"]
+    return {"main_score": main["mean"], "ci95": main["ci95"], "params": sub.n_params, "eval_seconds": time.perf_counter() - start}
+
+
+def report(args: argparse.Namespace) -> None:
+    runs, out = Path(args.runs), {}
+    for dim in (1, 2):
+        track = load_zoo(TRACKS[dim], cache=args.cache_dir, quiet=True)
+        rows = []
+        for size in SIZES:
+            for tasks in TASKS[dim]:
+                name = run_name(dim, tasks, size)
+                if not (runs / f"{name}.safetensors").is_file():
+                    continue
+                log = json.loads((runs / f"{name}.json").read_text())
+                models = train_models(log, tasks, args.cache_dir)
+                rows.append({"run": name, "size": size, "tasks": tasks, "models": models, "steps": log["steps"],
+                             "train_seconds": log["seconds"], **score(runs / f"{name}.safetensors", dim, track)})
+                print(json.dumps(rows[-1]), flush=True)
+        out[track.spec.ref] = rows
+    write(out)
+
+
+def train_models(log: dict, tasks: int, cache_dir: str | None) -> int:
+    zoo = load_zoo(log["args"]["zoo"], cache=cache_dir, quiet=True)
+    return int(sum(np.count_nonzero(g.table["task_id"] < tasks) for g in zoo.groups("train")))
+
+
+def study(track: str, rows: list[dict]) -> dict:
+    """The JSON a scaling plot is drawn from (`figures.scaling_curve`)."""
+    series: dict[str, dict[str, float]] = {}
+    for row in rows:
+        d_model, layers = SIZES[row["size"]]
+        label = f"{row['size']}: width {d_model}, {layers} blocks, {row['params'] / 1000:.0f}k parameters"
+        series.setdefault(label, {})[str(row["models"])] = round(row["main_score"], 4)
+    return {"title": "cloze_foundation: does more pretraining data help?", "track": track, "metric": "main score",
+            "series": series, "source": "baselines/cloze_foundation/scaling.py"}
+
+
+def write(out: dict[str, list[dict]]) -> None:
+    (HERE / "logs").mkdir(exist_ok=True)
+    (HERE / "logs" / "scaling.json").write_text(json.dumps({"steps": STEPS, "sizes": SIZES, "runs": out}, indent=1) + "\n")
+    studies = HERE.parent.parent / "leaderboard" / "studies"
+    studies.mkdir(parents=True, exist_ok=True)
+    (HERE / "figures").mkdir(exist_ok=True)
+    for track, rows in out.items():
+        data = study(track, rows)
+        name = track.split("@")[0]
+        (studies / f"cloze_foundation-scaling-{name}.json").write_text(json.dumps(data, indent=1) + "\n")
+        svg = figures.scaling_curve(data).replace("<svg ", '<svg xmlns="http://www.w3.org/2000/svg" ', 1)
+        (HERE / "figures" / f"scaling-{name}.svg").write_text(svg + "\n")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("command", choices=("train", "report"))
+    parser.add_argument("--dim", type=int, choices=(1, 2))
+    parser.add_argument("--tasks", type=int)
+    parser.add_argument("--size", choices=tuple(SIZES))
+    parser.add_argument("--zoo", help="the pretraining zoo (default: pretrain-<dim>d from the cache)")
+    parser.add_argument("--runs", default="runs/cloze_foundation-scaling", help="where run checkpoints and logs go")
+    parser.add_argument("--cache-dir")
+    args = parser.parse_args(argv)
+    if args.command == "train":
+        if None in (args.dim, args.tasks, args.size):
+            parser.error("train needs --dim, --tasks and --size")
+        train(args)
+    else:
+        report(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+../cloze_foundation/embedder.py

@@ -1,0 +1,1 @@
+../cloze_transformer/model.py
