@@ -22,15 +22,16 @@ import argparse
 import importlib.util
 import json
 import math
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 from safetensors.torch import save_file
-from tqdm.auto import tqdm
 
 from netembench.eval.tracks import track_for
+from netembench.progress import Progress
 from netembench.eval.training import training_batches
 from netembench.zoo.source import load_zoo
 from netembench.zoo.spec import PRETRAINING_ZOOS
@@ -133,11 +134,11 @@ def main(argv: list[str] | None = None) -> None:
             entry["monitor_probe_accuracy"] = monitor_score(model, args.monitor, args)
         log["validation"].append(entry)
         if not args.quiet:
-            tqdm.write(f"step {step}: " + ", ".join(f"{k} {v:.4f}" for k, v in entry.items() if k != "step"))
+            print(f"step {step}: " + ", ".join(f"{k} {v:.4f}" for k, v in entry.items() if k != "step"), file=sys.stderr)
 
     start, step = time.perf_counter(), 0
-    bar = tqdm(range(args.steps), desc=f"train cloze_foundation on {zoo.spec.ref}", disable=True if args.quiet else None)
-    for step in bar:
+    bar = Progress(args.steps, f"train cloze_foundation on {zoo.spec.ref}", "step", quiet=args.quiet)
+    for step in range(args.steps):
         loss, parts = losses(model, next(batches), args)
         opt.zero_grad()
         loss.backward()
@@ -146,13 +147,15 @@ def main(argv: list[str] | None = None) -> None:
         sched.step()
         if step % 25 == 0:
             log["train"].append({"step": step, **parts, "lr": sched.get_last_lr()[0]})
-            bar.set_postfix({k: f"{v:.3f}" for k, v in parts.items()})
+            bar.set_postfix(**{k: f"{v:.3f}" for k, v in parts.items()})
+        bar.update(1)
         out_of_time = bool(args.minutes) and time.perf_counter() - start > args.minutes * 60
         last = step == args.steps - 1 or out_of_time
         if step % 250 == 0 or last:
             validate(step, probe=last or (step > 0 and step % args.probe_every == 0))
         if out_of_time:
             break
+    bar.close()
     log["steps"], log["seconds"] = step + 1, time.perf_counter() - start
     save(model, zoo, args, log)
 
