@@ -54,14 +54,18 @@ class FoundationEmbedder:
     supervised = False
 
     def __init__(self, checkpoints: Checkpoints = foundation_checkpoints, train_hint: str = "") -> None:
+        """`train_hint` says how to make a missing checkpoint (format fields: ref, dim, path)."""
         self.checkpoints, self.train_hint = checkpoints, train_hint
         self.models: dict[int, ClozeTransformer] = {}
         self.device = torch.device("cpu")
 
     def prepare(self, zoo) -> None:
-        paths = {d: p for d, p in self.checkpoints(zoo.ref).items() if p.is_file()}
+        wanted = self.checkpoints(zoo.ref)
+        paths = {d: p for d, p in wanted.items() if p.is_file()}
         if not paths:
-            raise Unsupported(f"no {self.name} checkpoint for {zoo.ref}; {self.train_hint or 'see the model card'}")
+            dim, path = next(iter(wanted.items()))
+            hint = self.train_hint.format(ref=zoo.ref, dim=dim, path=path) or "see the model card"
+            raise Unsupported(f"no {self.name} checkpoint for {zoo.ref}; {hint}")
         self.models = {d: load_checkpoint(p).to(self.device) for d, p in paths.items()}
 
     def to(self, device) -> None:

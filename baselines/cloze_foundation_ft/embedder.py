@@ -29,6 +29,6 @@ class FineTunedFoundation(FoundationEmbedder):
 def load_embedder() -> FineTunedFoundation:
     return FineTunedFoundation(
         track_checkpoints,
-        train_hint="fine-tune one with 'python baselines/cloze_foundation/train.py --zoo <track> --init "
-        "baselines/cloze_foundation/checkpoints/foundation-1d.safetensors --out baselines/cloze_foundation_ft/checkpoints/<track>@<version>.safetensors'",
+        train_hint="fine-tune one with 'python baselines/cloze_foundation/train.py --zoo {ref} --init "
+        "baselines/cloze_foundation/checkpoints/foundation-{dim}d.safetensors --out {path}' (see the model card)",
     )
