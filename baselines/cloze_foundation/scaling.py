@@ -27,7 +27,7 @@ from netembench.eval.harness import evaluate
 from netembench.zoo.source import load_zoo
 
 HERE = Path(__file__).resolve().parent
-STEPS = {1: 3000, 2: 800}
+STEPS = {1: 2000, 2: 600}
 TASKS = {1: (200, 632, 2000), 2: (100, 316, 1000)}
 SIZES = {"small": (32, 2), "base": (64, 3)}  # d_model, layers
 ZOOS = {1: "pretrain-1d", 2: "pretrain-2d"}

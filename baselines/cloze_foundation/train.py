@@ -167,6 +167,7 @@ def save(model: ClozeTransformer, zoo, args: argparse.Namespace, log: dict) -> N
     meta = {"config": json.dumps(model.cfg.as_dict()), "zoo": zoo.spec.ref, "fingerprint": zoo.fingerprint,
             "steps": str(log["steps"]), "seed": str(args.seed), "init": Path(args.init).name if args.init else ""}
     save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, str(out), metadata=meta)
+    out.chmod(0o644)  # the sandbox runs submissions as nobody: a checkpoint must be world-readable
     log_path = Path(args.log or out.parent.parent / "logs" / f"{out.stem}.json")
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log_path.write_text(json.dumps(log, indent=1) + "\n")
