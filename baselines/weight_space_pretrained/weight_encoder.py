@@ -1,0 +1,1 @@
+../weight_space/weight_encoder.py
