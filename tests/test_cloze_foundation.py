@@ -114,3 +114,19 @@ def test_host_batches_go_through_the_one_dimensional_view(checkpoints):
     along = (pred * direction[:, None, :]).sum(-1)
     assert torch.allclose(pred, along[..., None] * direction[:, None, :], atol=1e-5)  # parallel to the projection
     assert torch.allclose(pred[~mask], grad[~mask], atol=1e-5)  # visible gradients pass through
+
+
+def test_scaling_study_scores_a_run_and_draws_it(checkpoints, tiny_zoo):
+    """A run's test probe accuracy comes from the track's test split; the study JSON is drawable."""
+    spec = importlib.util.spec_from_file_location("foundation_scaling", FOUNDATION / "scaling.py")
+    scaling = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(scaling)
+    folder, _, _ = checkpoints
+    row = scaling.score(folder / "foundation-1d.safetensors", tiny_zoo)
+    assert 0 <= row["test_probe_accuracy"] <= 1 and row["n_test"] == len(tiny_zoo.table("test")["model_id"])
+    rows = [{**row, "size": "small", "models": 8}, {**row, "size": "small", "models": 80, "test_probe_accuracy": 0.5}]
+    data = scaling.study("tiny@0.1.0", rows)
+    assert list(data["series"].values()) == [{"8": round(row["test_probe_accuracy"], 4), "80": 0.5}]
+    from netembench.board.studies import study_problems
+
+    assert study_problems(data) == []

@@ -1,4 +1,4 @@
-"""The scaling study: main score on poly-fine / poly2d-fine against pretraining-zoo size and model size.
+"""The scaling study: test probe accuracy on poly-fine / poly2d-fine against pretraining-zoo and model size.
 
     python baselines/cloze_foundation/scaling.py train --dim 1 --tasks 200 --size small   # one run
     python baselines/cloze_foundation/scaling.py report                                 # score every run
@@ -6,8 +6,8 @@
 Every run pretrains from scratch on the models of the first K tasks of pretrain-1d (or -2d), with
 the same number of steps at every size (the foundation recipe's optimiser and objective, a shorter
 schedule: `STEPS`), so that only the data and the model change. `report` scores each finished run
-with the harness on the track's test split (nothing fitted per run but the harness's probes), and
-writes `logs/scaling.json`, `figures/scaling-<track>.svg` and the results site's study files
+with the harness's linear probe on the track's test split (`score`: nothing fitted per run but the
+probe), and writes `logs/scaling.json`, `figures/scaling-<track>.svg` and the results site's study files
 (`leaderboard/studies/`). Checkpoints stay under `--runs` (not shipped: the logs say how to remake them).
 """
 
@@ -22,11 +22,11 @@ from pathlib import Path
 import numpy as np
 
 from netembench.board import figures
-from netembench.eval.embedders import load_submission
-from netembench.eval.harness import evaluate
+from netembench.eval.metrics import probe_correct
 from netembench.zoo.source import load_zoo
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))  # train.py: the recipe, its model and the reference's embedding helper
 STEPS = {1: 2000, 2: 600}
 TASKS = {1: (200, 632, 2000), 2: (100, 316, 1000)}
 SIZES = {"small": (32, 2), "base": (64, 3)}  # d_model, layers
@@ -39,7 +39,6 @@ def run_name(dim: int, tasks: int, size: str) -> str:
 
 
 def train(args: argparse.Namespace) -> None:
-    sys.path.insert(0, str(HERE))
     import train as recipe
 
     d_model, layers = SIZES[args.size]
@@ -52,13 +51,20 @@ def train(args: argparse.Namespace) -> None:
     ])  # fmt: skip
 
 
-def score(checkpoint: Path, dim: int, zoo) -> dict:
-    """The harness's main score of one checkpoint on the track (in process: our own code)."""
-    sub = load_submission(HERE)
-    sub.embedder.checkpoints = lambda ref: {dim: checkpoint}
+def score(checkpoint: Path, zoo) -> dict:
+    """Test probe accuracy: the harness's linear probe fitted on the track's train-split embeddings
+    and scored on its test split, from one fixed unmasked probe draw. It is the main score's probe
+    without the harness's four draws, budget curves and other metrics (about a twentieth of a full
+    evaluation, which takes up to six minutes on poly-fine); `n_test` gives its binomial noise."""
+    import train as recipe
+
+    model = recipe.load_checkpoint(checkpoint)
     start = time.perf_counter()
-    main = evaluate(sub, zoo, quiet=True)["metrics"]["main_score"]
-    return {"main_score": main["mean"], "ci95": main["ci95"], "params": sub.n_params, "eval_seconds": time.perf_counter() - start}
+    train_x, train_y = recipe.REFERENCE.split_embeddings(model, zoo, "train", "cpu")
+    test_x, test_y = recipe.REFERENCE.split_embeddings(model, zoo, "test", "cpu")
+    correct = probe_correct(train_x, train_y, test_x, test_y)
+    return {"test_probe_accuracy": float(correct.mean()), "n_test": len(correct),
+            "params": sum(p.numel() for p in model.parameters()), "eval_seconds": time.perf_counter() - start}
 
 
 def report(args: argparse.Namespace) -> None:
@@ -74,7 +80,7 @@ def report(args: argparse.Namespace) -> None:
                 log = json.loads((runs / f"{name}.json").read_text())
                 models = train_models(log, tasks, args.cache_dir)
                 rows.append({"run": name, "size": size, "tasks": tasks, "models": models, "steps": log["steps"],
-                             "train_seconds": log["seconds"], **score(runs / f"{name}.safetensors", dim, track)})
+                             "train_seconds": log["seconds"], **score(runs / f"{name}.safetensors", track)})
                 print(json.dumps(rows[-1]), flush=True)
         out[track.spec.ref] = rows
     write(out)
@@ -91,8 +97,8 @@ def study(track: str, rows: list[dict]) -> dict:
     for row in rows:
         d_model, layers = SIZES[row["size"]]
         label = f"{row['size']}: width {d_model}, {layers} blocks, {row['params'] / 1000:.0f}k parameters"
-        series.setdefault(label, {})[str(row["models"])] = round(row["main_score"], 4)
-    return {"title": "cloze_foundation: does more pretraining data help?", "track": track, "metric": "main score",
+        series.setdefault(label, {})[str(row["models"])] = round(row["test_probe_accuracy"], 4)
+    return {"title": "cloze_foundation: does more pretraining data help?", "track": track, "metric": "test probe accuracy",
             "series": series, "source": "baselines/cloze_foundation/scaling.py"}
 
 
