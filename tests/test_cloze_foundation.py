@@ -118,7 +118,7 @@ def test_host_batches_go_through_the_one_dimensional_view(checkpoints):
 
 def test_scaling_study_scores_a_run_and_draws_it(checkpoints, tiny_zoo):
     """A run's test probe accuracy comes from the track's test split; the study JSON is drawable."""
-    spec = importlib.util.spec_from_file_location("foundation_scaling", FOUNDATION / "scaling.py")
+    spec = importlib.util.spec_from_file_location("foundation_scaling", BASELINES.parent / "studies" / "foundation_scaling.py")
     scaling = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(scaling)
     folder, _, _ = checkpoints

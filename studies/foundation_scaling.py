@@ -1,14 +1,15 @@
 """The scaling study: test probe accuracy on poly-fine / poly2d-fine against pretraining-zoo and model size.
 
-    python baselines/cloze_foundation/scaling.py train --dim 1 --tasks 200 --size small   # one run
-    python baselines/cloze_foundation/scaling.py report                                 # score every run
+    python studies/foundation_scaling.py train --dim 1 --tasks 200 --size small   # one run
+    python studies/foundation_scaling.py report                                 # score every run
 
 Every run pretrains from scratch on the models of the first K tasks of pretrain-1d (or -2d), with
 the same number of steps at every size (the foundation recipe's optimiser and objective, a shorter
 schedule: `STEPS`), so that only the data and the model change. `report` scores each finished run
 with the harness's linear probe on the track's test split (`score`: nothing fitted per run but the
-probe), and writes `logs/scaling.json`, `figures/scaling-<track>.svg` and the results site's study files
-(`leaderboard/studies/`). Checkpoints stay under `--runs` (not shipped: the logs say how to remake them).
+probe), and writes the model card's `logs/scaling.json` and `figures/scaling-<track>.svg` (in
+baselines/cloze_foundation) and the results site's study files (`leaderboard/studies/`). It lives
+outside the submission's folder so that its code is not part of the entry's source hash. Checkpoints stay under `--runs` (not shipped: the logs say how to remake them).
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from netembench.board import figures
 from netembench.eval.metrics import probe_correct
 from netembench.zoo.source import load_zoo
 
-HERE = Path(__file__).resolve().parent
+ROOT = Path(__file__).resolve().parent.parent
+HERE = ROOT / "baselines" / "cloze_foundation"
 sys.path.insert(0, str(HERE))  # train.py: the recipe, its model and the reference's embedding helper
 STEPS = {1: 2000, 2: 600}
 TASKS = {1: (200, 632, 2000), 2: (100, 316, 1000)}
@@ -99,13 +101,13 @@ def study(track: str, rows: list[dict]) -> dict:
         label = f"{row['size']}: width {d_model}, {layers} blocks, {row['params'] / 1000:.0f}k parameters"
         series.setdefault(label, {})[str(row["models"])] = round(row["test_probe_accuracy"], 4)
     return {"title": "cloze_foundation: does more pretraining data help?", "track": track, "metric": "test probe accuracy",
-            "series": series, "source": "baselines/cloze_foundation/scaling.py"}
+            "series": series, "source": "studies/foundation_scaling.py"}
 
 
 def write(out: dict[str, list[dict]]) -> None:
     (HERE / "logs").mkdir(exist_ok=True)
     (HERE / "logs" / "scaling.json").write_text(json.dumps({"steps": STEPS, "sizes": SIZES, "runs": out}, indent=1) + "\n")
-    studies = HERE.parent.parent / "leaderboard" / "studies"
+    studies = ROOT / "leaderboard" / "studies"
     studies.mkdir(parents=True, exist_ok=True)
     (HERE / "figures").mkdir(exist_ok=True)
     for track, rows in out.items():
