@@ -98,7 +98,7 @@ def study(track: str, rows: list[dict]) -> dict:
     series: dict[str, dict[str, float]] = {}
     for row in rows:
         d_model, layers = SIZES[row["size"]]
-        label = f"{row['size']}: width {d_model}, {layers} blocks, {row['params'] / 1000:.0f}k parameters"
+        label = f"width {d_model} × {layers} ({row['params'] / 1000:.0f}k)"
         series.setdefault(label, {})[str(row["models"])] = round(row["test_probe_accuracy"], 4)
     return {"title": "cloze_foundation: does more pretraining data help?", "track": track, "metric": "test probe accuracy",
             "series": series, "source": "studies/foundation_scaling.py"}
@@ -111,6 +111,8 @@ def write(out: dict[str, list[dict]]) -> None:
     studies.mkdir(parents=True, exist_ok=True)
     (HERE / "figures").mkdir(exist_ok=True)
     for track, rows in out.items():
+        if not rows:
+            continue
         data = study(track, rows)
         name = track.split("@")[0]
         (studies / f"cloze_foundation-scaling-{name}.json").write_text(json.dumps(data, indent=1) + "\n")
