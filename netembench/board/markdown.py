@@ -124,7 +124,6 @@ def _budget_table(group: list[Entry]) -> list[str]:
     return lines
 
 
-
 def _studies(studies: list[dict]) -> list[str]:
     """Each study as a table, zoo sizes down and model sizes across (the site draws it)."""
     lines = []

@@ -1,6 +1,6 @@
-"""Studies beside the leaderboard: `leaderboard/studies/*.json`, one scaling study each (a main score
+"""Studies beside the leaderboard: `leaderboard/studies/*.json`, one scaling study each (a score
 against pretraining-zoo size, one series per model size), written by the study's own script (e.g.
-baselines/cloze_foundation/scaling.py) and drawn on the results site by `figures.scaling_curve`.
+studies/foundation_scaling.py) and drawn on the results site by `figures.scaling_curve`.
 They are measurements of one submission, not result files: they carry no hashes and are not verified,
 so they are checked for shape only and rendered as what their `source` says they are."""
 
