@@ -8,7 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from netembench.eval.embedders import InProcessRunner, Unsupported, ZooIdentity, load_submission
+from netembench.eval.embedders import (
+    InProcessRunner,
+    Unsupported,
+    ZooIdentity,
+    load_submission,
+)
 from netembench.eval.harness import Evaluator, evaluate
 from netembench.zoo.build import build_zoo
 from netembench.zoo.spec import parse_spec

@@ -130,8 +130,8 @@ def _studies(studies: list[dict]) -> list[str]:
     for study in studies:
         series = study["series"]
         sizes = sorted({float(k) for points in series.values() for k in points})
-        lines += ["", f"## Study: {study['title']}", "", f"{study['metric']} on {study['track']} against the pretraining "
-                  f"zoo's size (`{study['source']}`; the results site draws it).", ""]
+        about = f"{study['metric']} on {study['track']} against the pretraining zoo's size (`{study['source']}`; the results site draws it)."
+        lines += ["", f"## Study: {study['title']}", "", about, ""]
         lines += ["| pretraining models | " + " | ".join(series) + " |", "|---|" + "---|" * len(series)]
         for size in sizes:
             cells = [_point(points, size) for points in series.values()]
