@@ -15,15 +15,15 @@ outside the submission's folder so that its code is not part of the entry's sour
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 from netembench.board import figures
 from netembench.eval.metrics import probe_correct
+from netembench.eval.training import task_subset
 from netembench.zoo.source import load_zoo
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -80,7 +80,7 @@ def report(args: argparse.Namespace) -> None:
                 if not (runs / f"{name}.safetensors").is_file():
                     continue
                 log = json.loads((runs / f"{name}.json").read_text())
-                models = train_models(log, tasks, args.cache_dir)
+                models = train_models(pretraining_zoo(log["args"]["zoo"], args.cache_dir), tasks)
                 rows.append({"run": name, "size": size, "tasks": tasks, "models": models, "steps": log["steps"],
                              "train_seconds": log["seconds"], **score(runs / f"{name}.safetensors", track)})
                 print(json.dumps(rows[-1]), flush=True)
@@ -88,9 +88,15 @@ def report(args: argparse.Namespace) -> None:
     write(out)
 
 
-def train_models(log: dict, tasks: int, cache_dir: str | None) -> int:
-    zoo = load_zoo(log["args"]["zoo"], cache=cache_dir, quiet=True)
-    return int(sum(np.count_nonzero(g.table["task_id"] < tasks) for g in zoo.groups("train")))
+@functools.cache
+def pretraining_zoo(ref: str, cache_dir: str | None):
+    """A run's pretraining zoo, opened (and verified) once for all the runs that share it."""
+    return load_zoo(ref, cache=cache_dir, quiet=True)
+
+
+def train_models(zoo, tasks: int) -> int:
+    """How many networks a run trained on: the rule training applied (`task_subset`)."""
+    return sum(len(g) for g in task_subset(zoo.groups("train"), tasks))
 
 
 def study(track: str, rows: list[dict]) -> dict:
